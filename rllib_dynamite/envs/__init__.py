@@ -1,0 +1,86 @@
+"""DLCMDP environments, registered with gymnasium and RLlib on import.
+
+``gymnasium.make("rllib_dynamite/GridNavi-v0", p=0.1)`` works for every id in
+:data:`ENV_IDS`, and so does ``config.environment("rllib_dynamite/GridNavi-v0")``.
+"""
+
+from __future__ import annotations
+
+import inspect
+import os
+from typing import Any
+
+# MuJoCo renders off-screen through EGL on machines without a display.
+os.environ.setdefault("MUJOCO_GL", "egl")
+
+import gymnasium as gym  # noqa: E402
+
+from rllib_dynamite.envs.dlcmdp import DLCMDPEnv, DLCMDPWrapper  # noqa: E402
+
+ENTRY_POINTS = {
+    "rllib_dynamite/GridNavi-v0": "rllib_dynamite.envs.gridnavi:GridNavi",
+    "rllib_dynamite/Reacher-v0": "rllib_dynamite.envs.reacher:Reacher",
+    "rllib_dynamite/HalfCheetahVel-v0": "rllib_dynamite.envs.halfcheetah_vel:HalfCheetahVel",
+    "rllib_dynamite/ScratchItch-v0": "rllib_dynamite.envs.scratch_itch:ScratchItch",
+}
+ENV_IDS: tuple[str, ...] = tuple(ENTRY_POINTS)
+
+
+def env_class(env_id: str) -> type[DLCMDPEnv]:
+    """The class behind a registered id; ``ValueError`` naming the ids for an unknown one."""
+    if env_id not in ENTRY_POINTS:
+        raise ValueError(f"unknown env id {env_id!r}; registered ids: {list(ENV_IDS)}")
+    return gym.envs.registration.load_env_creator(ENTRY_POINTS[env_id])
+
+
+def env_defaults(env_id: str) -> dict[str, Any]:
+    """The keyword arguments an env takes, with their defaults."""
+    parameters = inspect.signature(env_class(env_id).__init__).parameters
+    return {name: p.default for name, p in parameters.items() if name != "self"}
+
+
+def validate_env_kwargs(env_id: str, env_kwargs: dict[str, Any]) -> None:
+    """``ValueError`` naming an unknown keyword argument and the allowed ones."""
+    allowed = env_defaults(env_id)
+    for key in env_kwargs:
+        if key not in allowed:
+            raise ValueError(f"unknown argument {key!r} for {env_id}; allowed: {sorted(allowed)}")
+
+
+def make(env_id: str, **env_kwargs: Any) -> gym.Env:
+    """``gymnasium.make`` with the project's checks on the id and keyword arguments."""
+    validate_env_kwargs(env_id, env_kwargs)
+    return gym.make(env_id, **env_kwargs)
+
+
+def _register() -> None:
+    for env_id, entry_point in ENTRY_POINTS.items():
+        if env_id not in gym.registry:
+            gym.register(id=env_id, entry_point=entry_point, disable_env_checker=True)
+
+
+_register()
+
+__all__ = [
+    "DLCMDPEnv",
+    "DLCMDPWrapper",
+    "ENV_IDS",
+    "env_class",
+    "env_defaults",
+    "make",
+    "register_with_rllib",
+]
+
+
+def register_with_rllib() -> None:
+    """Register every id with ``ray.tune.register_env`` (imports Ray, so not at import)."""
+    from functools import partial
+
+    from ray.tune import register_env
+
+    for env_id in ENV_IDS:
+        register_env(env_id, partial(_make_registered, env_id))
+
+
+def _make_registered(env_id: str, env_config: dict[str, Any]) -> gym.Env:
+    return make(env_id, **dict(env_config))
