@@ -79,7 +79,9 @@ class DLCMDPEnv(gym.Env):
         """Draw ``m ~ ν_m``, the initial latent distribution."""
         raise NotImplementedError
 
-    def transition_latent_structured(self, latent: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    def transition_latent_structured(
+        self, latent: np.ndarray, rng: np.random.Generator
+    ) -> np.ndarray:
         """Draw ``m' ~ T_m(· | m)`` for the structured latent transition."""
         raise NotImplementedError
 
@@ -208,7 +210,9 @@ class DLCMDPWrapper(DLCMDPEnv):
     def sample_latent(self, rng: np.random.Generator) -> np.ndarray:
         return self._sample_latent(rng)
 
-    def transition_latent_structured(self, latent: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    def transition_latent_structured(
+        self, latent: np.ndarray, rng: np.random.Generator
+    ) -> np.ndarray:
         return self._transition_latent(latent, rng)
 
     def _on_latent_change(self) -> None:

@@ -79,7 +79,9 @@ class GridNavi(DLCMDPEnv):
     def sample_latent(self, rng: np.random.Generator) -> np.ndarray:
         return self.goal_cells[rng.integers(len(self.goal_cells))].copy()
 
-    def transition_latent_structured(self, latent: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    def transition_latent_structured(
+        self, latent: np.ndarray, rng: np.random.Generator
+    ) -> np.ndarray:
         if rng.random() < STRUCTURED_MOVE_PROB:
             return self.goal_cells[self._goal_image[self._goal_index(latent)]].copy()
         return self.sample_latent(rng)
@@ -119,9 +121,9 @@ class GridNavi(DLCMDPEnv):
 
         def fill(x: int, y: int, colour: tuple[int, int, int], margin: int) -> None:
             row = (GRID_SIZE - 1 - y) * cell  # y grows upwards
-            image[row + margin : row + cell - margin, x * cell + margin : (x + 1) * cell - margin] = (
-                colour
-            )
+            image[
+                row + margin : row + cell - margin, x * cell + margin : (x + 1) * cell - margin
+            ] = colour
 
         goal = self._latent.astype(int)
         fill(goal[0], goal[1], (60, 170, 80), 3)

@@ -1,0 +1,350 @@
+"""Typed settings, presets and :func:`make_config` (docs/configuration.md).
+
+Every knob of an experiment is a field of :class:`DynamiteSettings` with a default and a
+one-line help. :func:`make_config` layers per-env defaults, a preset (method.md §4) and
+the user's overrides, validates the result, and returns an RLlib ``AlgorithmConfig``
+ready for ``.build_algo()``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import types
+import typing
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from ray.rllib.algorithms.ppo import PPOConfig
+from ray.rllib.core.rl_module.default_model_config import DefaultModelConfig
+from ray.rllib.core.rl_module.rl_module import RLModuleSpec
+
+from rllib_dynamite.envs import ENV_IDS, env_defaults, validate_env_kwargs
+
+PRESETS = (
+    "dynamite",
+    "varibad",
+    "no_consistency",
+    "no_conditioning",
+    "no_masking",
+    "rl2",
+    "oracle",
+    "markov_ppo",
+)
+# Presets whose policy is a memoryless MLP (RLlib's default PPO module).
+MEMORYLESS_PRESETS = ("oracle", "markov_ppo")
+
+
+@dataclass
+class DynamiteSettings:
+    """All settings of a run. Field comments are the one-line help (docs/configuration.md)."""
+
+    # --- DynaMITE switches (method.md §4)
+    masking: bool = True  # session masking of the reconstruction
+    latent_conditioning: bool = True  # latent-dynamics prior at session starts
+    consistency: bool = True  # session-consistency loss
+    termination_head: bool = True  # termination head and its loss
+    use_vae: bool = True  # train a belief model at all (off for RL², Oracle, Markov PPO)
+    policy_input: Literal["belief", "hidden", "obs"] = "belief"  # what the policy sees with s_t
+    detach_belief: bool = True  # keep the RL loss out of the encoder (VariBAD default)
+    # --- environment
+    env_config: dict = field(default_factory=dict)  # keyword arguments of the env (p, H, ...)
+    oracle: bool = False  # append the true latent to the observation
+    # --- belief model
+    state_embed_dim: int = 32  # state embedding size (0: leave the state out)
+    action_embed_dim: int = 16  # action embedding size (0: leave the action out)
+    reward_embed_dim: int = 16  # reward embedding size (0: leave the reward out)
+    gru_hidden_dim: int = 128  # GRU size
+    latent_dim: int = 5  # belief dimension D
+    reward_decoder_hiddens: list[int] = field(default_factory=lambda: [64, 32])  # reward decoder
+    reward_loss: Literal["mse", "bce"] = "mse"  # reward likelihood; bce: target is r > 0
+    state_decoder: bool = False  # also decode the next state
+    state_decoder_hiddens: list[int] = field(default_factory=lambda: [64, 32])  # state decoder
+    prior_hiddens: list[int] = field(default_factory=lambda: [32])  # latent-dynamics prior MLP
+    # --- belief-model training (method.md §3)
+    vae_lr: float = 1e-3  # belief-model learning rate
+    kl_weight: float = 0.1  # β_KL
+    consistency_weight: float = 0.5  # λ_cons
+    termination_weight: float = 1.0  # λ_term
+    termination_pos_weight: float = 0.0  # weight of boundary steps in L_term; 0: (1-p)/p, ≤ 100
+    vae_buffer_episodes: int = 2_000  # capacity of the recent-episode buffer
+    vae_batch_episodes: int = 10  # episodes per belief-model update
+    vae_updates_per_iteration: int = 1  # belief-model updates per training iteration
+    vae_subsample_beliefs: int = 0  # beliefs decoded per episode (0: all)
+    vae_subsample_transitions: int = 0  # transitions decoded per belief (0: all)
+    vae_grad_clip: float = 1.0  # global-norm clip of belief-model gradients (0: off)
+    # --- policy and PPO
+    policy_hiddens: list[int] = field(default_factory=lambda: [128, 128])  # policy MLP
+    value_hiddens: list[int] = field(default_factory=lambda: [128, 128])  # critic MLP
+    activation: Literal["tanh", "relu"] = "tanh"  # policy/critic activation
+    lr: float = 7e-4  # policy and critic learning rate
+    gamma: float = 0.97  # discount
+    lambda_: float = 0.9  # GAE λ
+    clip_param: float = 0.1  # PPO clip
+    entropy_coeff: float = 0.01  # entropy bonus
+    vf_loss_coeff: float = 0.5  # value-loss weight
+    vf_clip_param: float = 1_000.0  # clip of the (squared) value loss
+    num_epochs: int = 2  # PPO epochs per iteration
+    num_minibatches: int = 8  # PPO minibatches per epoch
+    grad_clip: float = 0.5  # global-norm clip of policy gradients (0: off)
+    # --- sampling and resources
+    num_env_runners: int = 1  # EnvRunner actors (0: sample in the driver)
+    num_envs_per_env_runner: int = 16  # vectorised envs per EnvRunner
+    episodes_per_iteration: int = 0  # episodes per training batch (0: one per env)
+    seed: int | None = None  # global seed (None: random)
+
+    @property
+    def env_kwargs(self) -> dict[str, Any]:
+        """The env's keyword arguments, ``oracle`` included."""
+        return {**self.env_config, **({"oracle": True} if self.oracle else {})}
+
+
+# Per-env defaults (docs/configuration.md); VariBAD's public configs where they exist.
+ENV_DEFAULTS: dict[str, dict[str, Any]] = {
+    "rllib_dynamite/GridNavi-v0": dict(
+        state_embed_dim=8,
+        action_embed_dim=0,
+        reward_embed_dim=8,
+        gru_hidden_dim=64,
+        reward_decoder_hiddens=[32, 32],
+        reward_loss="bce",
+        kl_weight=0.01,
+        vae_buffer_episodes=10_000,
+        vae_batch_episodes=25,
+        vae_updates_per_iteration=3,
+        policy_hiddens=[32],
+        value_hiddens=[32],
+        gamma=0.95,
+        lambda_=0.95,
+        clip_param=0.05,
+        num_minibatches=4,
+        vf_clip_param=100.0,
+    ),
+    "rllib_dynamite/HalfCheetahVel-v0": dict(
+        vae_subsample_beliefs=50, vae_subsample_transitions=50
+    ),
+    "rllib_dynamite/Reacher-v0": dict(vae_subsample_beliefs=50, vae_subsample_transitions=50),
+    "rllib_dynamite/ScratchItch-v0": dict(vae_subsample_beliefs=50, vae_subsample_transitions=50),
+}
+
+_SWITCHES_OFF = dict(masking=False, latent_conditioning=False, consistency=False)
+PRESET_SETTINGS: dict[str, dict[str, Any]] = {
+    "dynamite": {},
+    "varibad": dict(**_SWITCHES_OFF, termination_head=False),
+    "no_consistency": dict(consistency=False),
+    "no_conditioning": dict(latent_conditioning=False),
+    "no_masking": dict(masking=False),
+    "rl2": dict(use_vae=False, policy_input="hidden", detach_belief=False, termination_head=False),
+    "oracle": dict(use_vae=False, policy_input="obs", oracle=True),
+    "markov_ppo": dict(use_vae=False, policy_input="obs"),
+}
+
+
+class ConfigError(ValueError):
+    """A bad setting: the message names it and what is allowed."""
+
+
+def _closest(name: str, candidates: typing.Iterable[str]) -> str:
+    match = difflib.get_close_matches(name, list(candidates), n=1)
+    return f" (did you mean {match[0]!r}?)" if match else ""
+
+
+def _type_ok(value: Any, annotation: Any) -> bool:
+    origin = typing.get_origin(annotation)
+    if origin is Literal:
+        return value in typing.get_args(annotation)
+    if origin in (typing.Union, types.UnionType):
+        return any(_type_ok(value, arg) for arg in typing.get_args(annotation))
+    if origin is list:
+        (item_type,) = typing.get_args(annotation)
+        return isinstance(value, list) and all(_type_ok(v, item_type) for v in value)
+    if annotation is type(None):
+        return value is None
+    if annotation is float:
+        return isinstance(value, int | float) and not isinstance(value, bool)
+    if annotation is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    return isinstance(value, annotation)
+
+
+def _describe(annotation: Any) -> str:
+    if typing.get_origin(annotation) is Literal:
+        return f"one of {list(typing.get_args(annotation))}"
+    return str(annotation).replace("typing.", "")
+
+
+SETTING_TYPES = typing.get_type_hints(DynamiteSettings)
+
+
+def validate_settings(values: dict[str, Any]) -> None:
+    """Check names and types of ``values`` against :class:`DynamiteSettings`."""
+    for name, value in values.items():
+        if name not in SETTING_TYPES:
+            raise ConfigError(f"unknown setting {name!r}{_closest(name, SETTING_TYPES)}")
+        annotation = SETTING_TYPES[name]
+        if not _type_ok(value, annotation):
+            raise ConfigError(f"setting {name!r} must be {_describe(annotation)}, got {value!r}")
+
+
+def _check_values(settings: DynamiteSettings) -> None:
+    positive = (
+        "lr", "vae_lr", "gru_hidden_dim", "latent_dim", "num_epochs", "num_minibatches",
+        "num_envs_per_env_runner", "vae_buffer_episodes", "vae_batch_episodes",
+    )  # fmt: skip
+    for name in positive:
+        if getattr(settings, name) <= 0:
+            raise ConfigError(f"setting {name!r} must be > 0, got {getattr(settings, name)!r}")
+    non_negative = (
+        "kl_weight", "consistency_weight", "termination_weight", "termination_pos_weight",
+        "vae_updates_per_iteration", "vae_subsample_beliefs", "vae_subsample_transitions",
+        "num_env_runners", "episodes_per_iteration", "entropy_coeff", "grad_clip",
+        "vae_grad_clip", "state_embed_dim", "action_embed_dim", "reward_embed_dim",
+    )  # fmt: skip
+    for name in non_negative:
+        if getattr(settings, name) < 0:
+            raise ConfigError(f"setting {name!r} must be >= 0, got {getattr(settings, name)!r}")
+    for name in ("gamma", "lambda_"):
+        if not 0.0 <= getattr(settings, name) <= 1.0:
+            raise ConfigError(
+                f"setting {name!r} must be in [0, 1], got {getattr(settings, name)!r}"
+            )
+    if settings.policy_input == "belief" and not settings.use_vae:
+        raise ConfigError("policy_input 'belief' needs use_vae=True")
+    if settings.use_vae and settings.policy_input == "obs":
+        raise ConfigError("policy_input 'obs' (a memoryless policy) cannot use the belief model")
+
+
+def resolve_settings(env: str, preset: str = "dynamite", **overrides: Any) -> DynamiteSettings:
+    """Per-env defaults, then the preset, then ``overrides``; validated."""
+    if env not in ENV_IDS:
+        raise ConfigError(f"unknown env {env!r}; registered ids: {list(ENV_IDS)}")
+    if preset not in PRESETS:
+        raise ConfigError(f"unknown preset {preset!r}{_closest(preset, PRESETS)}; "
+                          f"presets: {list(PRESETS)}")  # fmt: skip
+    validate_settings(overrides)
+    values = {**ENV_DEFAULTS.get(env, {}), **PRESET_SETTINGS[preset], **overrides}
+    settings = DynamiteSettings(**values)
+    _check_values(settings)
+    try:
+        validate_env_kwargs(env, settings.env_kwargs)
+    except ValueError as error:
+        raise ConfigError(f"env_config: {error}") from None
+    return settings
+
+
+def horizon(env: str, settings: DynamiteSettings) -> int:
+    """The episode horizon H of ``env`` under ``settings``."""
+    return int(settings.env_config.get("H", env_defaults(env)["H"]))
+
+
+def session_switch_probability(env: str, settings: DynamiteSettings) -> float:
+    """The session switch probability p of ``env`` under ``settings``."""
+    return float(settings.env_config.get("p", env_defaults(env)["p"]))
+
+
+class DynamiteConfig(PPOConfig):
+    """PPO's config plus :class:`DynamiteSettings` (``config.dynamite_settings``), read by
+    :class:`~rllib_dynamite.learner.DynamiteLearner`."""
+
+    def __init__(self, algo_class: type | None = None) -> None:
+        super().__init__(algo_class=algo_class)
+        self.dynamite_settings = DynamiteSettings()
+
+    def dynamite(self, **settings: Any) -> DynamiteConfig:
+        """Set DynaMITE settings by name (validated), like ``.training(...)``."""
+        validate_settings(settings)
+        self.dynamite_settings = dataclasses.replace(self.dynamite_settings, **settings)
+        _check_values(self.dynamite_settings)
+        return self
+
+
+def _env_to_module(env: Any = None, spaces: Any = None, device: Any = None) -> Any:
+    from rllib_dynamite.connectors import PrevActionRewardObservation
+
+    return PrevActionRewardObservation()
+
+
+def _learner_connector(observation_space: Any = None, action_space: Any = None) -> Any:
+    from rllib_dynamite.connectors import AddSessionIdsToBatch
+
+    return AddSessionIdsToBatch()
+
+
+def _module_model_config(settings: DynamiteSettings, max_seq_len: int) -> dict[str, Any]:
+    keys = (
+        "state_embed_dim", "action_embed_dim", "reward_embed_dim", "gru_hidden_dim",
+        "latent_dim", "policy_hiddens", "value_hiddens", "activation", "policy_input",
+        "detach_belief", "termination_head", "reward_decoder_hiddens", "state_decoder",
+        "state_decoder_hiddens", "prior_hiddens",
+    )  # fmt: skip
+    return {**{k: getattr(settings, k) for k in keys}, "max_seq_len": max_seq_len}
+
+
+def make_config(env: str, preset: str = "dynamite", **overrides: Any) -> PPOConfig:
+    """An RLlib config for ``env`` and ``preset``, ready for ``.build_algo()``.
+
+    Args:
+        env: a registered id from :data:`rllib_dynamite.envs.ENV_IDS`.
+        preset: one of :data:`PRESETS` (method.md §4).
+        **overrides: fields of :class:`DynamiteSettings`.
+
+    Raises:
+        ConfigError: an unknown env, preset or setting, or a bad value; the message
+            names it.
+    """
+    from rllib_dynamite.learner import DynamiteLearner
+    from rllib_dynamite.rl_module import DynamiteRLModule
+
+    settings = resolve_settings(env, preset, **overrides)
+    H = horizon(env, settings)
+    episodes = settings.episodes_per_iteration or (
+        settings.num_envs_per_env_runner * max(1, settings.num_env_runners)
+    )
+    train_batch_size = episodes * H
+    config = (
+        DynamiteConfig()
+        .environment(env, env_config=settings.env_kwargs)
+        .env_runners(
+            num_env_runners=settings.num_env_runners,
+            num_envs_per_env_runner=settings.num_envs_per_env_runner,
+            batch_mode="complete_episodes",
+            rollout_fragment_length="auto",
+        )
+        .training(
+            lr=settings.lr,
+            gamma=settings.gamma,
+            lambda_=settings.lambda_,
+            clip_param=settings.clip_param,
+            entropy_coeff=settings.entropy_coeff,
+            vf_loss_coeff=settings.vf_loss_coeff,
+            vf_clip_param=settings.vf_clip_param,
+            use_kl_loss=False,
+            num_epochs=settings.num_epochs,
+            train_batch_size_per_learner=train_batch_size,
+            minibatch_size=max(1, train_batch_size // settings.num_minibatches),
+            grad_clip=settings.grad_clip or None,
+            grad_clip_by="global_norm",
+        )
+        .fault_tolerance(restart_failed_env_runners=True)
+        .debugging(seed=settings.seed)
+    )
+    config.dynamite_settings = settings
+    if settings.policy_input == "obs":
+        config.rl_module(
+            model_config=DefaultModelConfig(
+                fcnet_hiddens=settings.policy_hiddens,
+                fcnet_activation=settings.activation,
+                head_fcnet_hiddens=[],
+                vf_share_layers=False,
+            )
+        )
+        return config
+    config.env_runners(env_to_module_connector=_env_to_module)
+    config.training(learner_class=DynamiteLearner, learner_connector=_learner_connector)
+    config.rl_module(
+        rl_module_spec=RLModuleSpec(
+            module_class=DynamiteRLModule,
+            model_config=_module_model_config(settings, max_seq_len=H + 1),
+        )
+    )
+    return config

@@ -1,0 +1,104 @@
+"""Connector pieces that move DynaMITE's data: the encoder's inputs on the way to the
+module, and the session labels on the way to the learner (docs/method.md §2–§3)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+from ray.rllib.connectors.connector_v2 import ConnectorV2
+from ray.rllib.core.rl_module.rl_module import RLModule
+from ray.rllib.utils.typing import EpisodeType
+
+SESSION_ID = "session_id"
+
+
+def action_feature_dim(action_space: gym.Space) -> int:
+    """Size of an action as the encoder sees it: one-hot for ``Discrete``, flat for ``Box``."""
+    if isinstance(action_space, gym.spaces.Discrete):
+        return int(action_space.n)
+    if isinstance(action_space, gym.spaces.Box):
+        return int(np.prod(action_space.shape))
+    raise ValueError(f"action space must be Discrete or Box, got {action_space}")
+
+
+class PrevActionRewardObservation(ConnectorV2):
+    """Append the previous action and reward to the observation: ``[s_t, a_{t-1}, r_t]``.
+
+    RLlib's ``PrevActionsPrevRewards`` only one-hots discrete actions and returns a
+    dict; this piece handles ``Box`` actions too and keeps a flat ``Box`` observation,
+    which it writes back into the episode so the learner sees the same inputs. At the
+    first step the action and reward are zeros.
+    """
+
+    def recompute_output_observation_space(
+        self, input_observation_space: gym.Space, input_action_space: gym.Space
+    ) -> gym.Space:
+        if not isinstance(input_observation_space, gym.spaces.Box):
+            raise ValueError(f"observation space must be a Box, got {input_observation_space}")
+        obs_low = input_observation_space.low.reshape(-1)
+        obs_high = input_observation_space.high.reshape(-1)
+        action_dim = action_feature_dim(input_action_space)
+        if isinstance(input_action_space, gym.spaces.Discrete):
+            action_low, action_high = np.zeros(action_dim), np.ones(action_dim)
+        else:
+            action_low = input_action_space.low.reshape(-1)
+            action_high = input_action_space.high.reshape(-1)
+        low = np.concatenate([obs_low, action_low, [-np.inf]]).astype(np.float32)
+        high = np.concatenate([obs_high, action_high, [np.inf]]).astype(np.float32)
+        return gym.spaces.Box(low, high, dtype=np.float32)
+
+    def __call__(
+        self,
+        *,
+        rl_module: RLModule,
+        batch: dict[str, Any] | None,
+        episodes: list[EpisodeType],
+        explore: bool | None = None,
+        shared_data: dict | None = None,
+        **kwargs: Any,
+    ) -> Any:
+        for episode in self.single_agent_episode_iterator(episodes, agents_that_stepped_only=True):
+            prev_action = np.asarray(
+                episode.get_actions(-1, fill=0.0, one_hot_discrete=True), dtype=np.float32
+            ).reshape(-1)
+            prev_reward = np.float32(episode.get_rewards(-1, fill=0.0))
+            obs = np.asarray(episode.get_observations(-1), dtype=np.float32).reshape(-1)
+            augmented = np.concatenate([obs, prev_action, [prev_reward]])
+            episode.set_observations(at_indices=-1, new_data=augmented)
+            episode.observation_space = self.observation_space
+        return batch
+
+
+class AddSessionIdsToBatch(ConnectorV2):
+    """Learner piece: the session index σ(t) of every transition, from the env's ``info``.
+
+    Row ``t`` of an episode holds transition ``x_t``, whose labels the env returned with
+    ``s_{t+1}``, i.e. in ``infos[t + 1]``. Runs after PPO's extra bootstrap timestep has
+    been appended, whose row repeats the last session id (it is masked out anyway).
+    """
+
+    def __call__(
+        self,
+        *,
+        rl_module: RLModule,
+        batch: dict[str, Any],
+        episodes: list[EpisodeType],
+        explore: bool | None = None,
+        shared_data: dict | None = None,
+        **kwargs: Any,
+    ) -> Any:
+        for episode in self.single_agent_episode_iterator(episodes, agents_that_stepped_only=False):
+            infos = episode.get_infos(slice(1, len(episode) + 1))
+            try:
+                session_ids = [info[SESSION_ID] for info in infos]
+            except KeyError:
+                raise ValueError(
+                    f"the env's info has no {SESSION_ID!r}: DynaMITE needs a DLCMDP env "
+                    "(see docs/custom_envs.md)"
+                ) from None
+            self.add_n_batch_items(
+                batch, SESSION_ID, np.asarray(session_ids, np.int64), len(episode), episode
+            )
+        return batch

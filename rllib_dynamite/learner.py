@@ -1,0 +1,237 @@
+"""``DynamiteLearner``: PPO plus the session-aware VAE of docs/method.md §3.
+
+PPO updates policy and critic on the belief-augmented input as usual. Every training
+batch's episodes also enter a bounded buffer of recent episodes; after the PPO epochs,
+``vae_updates_per_iteration`` belief-model steps are taken on episodes drawn from it,
+with the belief model's own optimizer and learning rate.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from ray.rllib.algorithms.ppo.torch.ppo_torch_learner import PPOTorchLearner
+from ray.rllib.core.columns import Columns
+from ray.rllib.utils.typing import ModuleID, ParamDict
+
+from rllib_dynamite import losses
+from rllib_dynamite.connectors import SESSION_ID
+from rllib_dynamite.episode_buffer import EpisodeBuffer
+from rllib_dynamite.rl_module import DynamiteRLModule
+
+MAX_TERMINATION_POS_WEIGHT = 100.0
+
+
+class DynamiteLearner(PPOTorchLearner):
+    """PPO Learner with DynaMITE-RL's belief-model losses and switches.
+
+    Reads ``config.dynamite_settings`` (:class:`~rllib_dynamite.config.DynamiteSettings`).
+    """
+
+    def build(self) -> None:
+        super().build()
+        self._vae_buffers: dict[ModuleID, EpisodeBuffer] = {}
+
+    def _settings(self, module_id: ModuleID) -> Any:
+        return self.config.get_config_for_module(module_id).dynamite_settings
+
+    # -- optimizers --------------------------------------------------------------------
+    def configure_optimizers_for_module(self, module_id: ModuleID, config: Any = None) -> None:
+        module: DynamiteRLModule = self._module[module_id]
+        settings = self._settings(module_id)
+        rl_parts = [module.pi, module.pi_head, module.vf]
+        belief_parts = [module.encoder, module.reward_decoder, module.latent_prior]
+        if module.state_decoder is not None:
+            belief_parts.append(module.state_decoder)
+        if not settings.use_vae:
+            # RL²: the encoder is trained by the RL loss alone.
+            rl_parts, belief_parts = rl_parts + belief_parts, []
+        rl_params = [p for part in rl_parts for p in part.parameters()]
+        if not module.discrete:
+            rl_params.append(module.log_std)
+        self.register_optimizer(
+            module_id=module_id,
+            optimizer_name="policy",
+            optimizer=torch.optim.Adam(rl_params, lr=config.lr),
+            params=rl_params,
+            lr_or_lr_schedule=config.lr,
+        )
+        if belief_parts:
+            belief_params = [p for part in belief_parts for p in part.parameters()]
+            self.register_optimizer(
+                module_id=module_id,
+                optimizer_name="vae",
+                optimizer=torch.optim.Adam(belief_params, lr=settings.vae_lr),
+                params=belief_params,
+                lr_or_lr_schedule=settings.vae_lr,
+            )
+
+    def compute_gradients(self, loss_per_module: dict[ModuleID, Any], **kwargs: Any) -> ParamDict:
+        # Parameters the PPO loss does not reach (the belief model, when the belief is
+        # detached) have no gradient; leave them out rather than hand ``None`` on.
+        gradients = super().compute_gradients(loss_per_module, **kwargs)
+        return {ref: grad for ref, grad in gradients.items() if grad is not None}
+
+    # -- the episode buffer ------------------------------------------------------------
+    def _make_batch_if_necessary(self, training_data: Any) -> Any:
+        batch = super()._make_batch_if_necessary(training_data)
+        for module_id, module_batch in batch.policy_batches.items():
+            if not self._settings(module_id).use_vae:
+                continue
+            self._buffer(module_id).add(
+                obs=module_batch[Columns.OBS],
+                session_ids=module_batch[SESSION_ID],
+                valid=module_batch[Columns.LOSS_MASK].bool(),
+            )
+        return batch
+
+    def _buffer(self, module_id: ModuleID) -> EpisodeBuffer:
+        if module_id not in self._vae_buffers:
+            settings = self._settings(module_id)
+            self._vae_buffers[module_id] = EpisodeBuffer(
+                settings.vae_buffer_episodes, seed=settings.seed
+            )
+        return self._vae_buffers[module_id]
+
+    # -- belief-model updates ------------------------------------------------------------
+    def after_gradient_based_update(self, *, timesteps: dict[str, Any]) -> None:
+        super().after_gradient_based_update(timesteps=timesteps)
+        for module_id in self.module.keys():
+            settings = self._settings(module_id)
+            if not settings.use_vae or module_id not in self._vae_buffers:
+                continue
+            for _ in range(settings.vae_updates_per_iteration):
+                self._vae_update(module_id)
+
+    def _vae_update(self, module_id: ModuleID) -> None:
+        module: DynamiteRLModule = self.module[module_id].unwrapped()
+        settings = self._settings(module_id)
+        obs, session_ids, valid = self._buffer(module_id).sample(settings.vae_batch_episodes)
+        obs, session_ids, valid = (x.to(self._device) for x in (obs, session_ids, valid))
+        vae_losses = vae_loss(
+            module, obs, session_ids, valid, settings, self._pos_weight(module_id)
+        )
+        optimizer = self.get_optimizer(module_id, "vae")
+        optimizer.zero_grad(set_to_none=True)
+        vae_losses["total"].backward()
+        if settings.vae_grad_clip:
+            params = [p for group in optimizer.param_groups for p in group["params"]]
+            torch.nn.utils.clip_grad_norm_(params, settings.vae_grad_clip)
+        optimizer.step()
+        self.metrics.log_dict(
+            {f"vae_{name}": value.detach() for name, value in vae_losses.items()},
+            key=module_id,
+            window=1,
+        )
+
+    def _pos_weight(self, module_id: ModuleID) -> float:
+        settings = self._settings(module_id)
+        if settings.termination_pos_weight:
+            return settings.termination_pos_weight
+        p = float(self.config.get_config_for_module(module_id).env_config.get("p", 0.0) or 0.0)
+        if p <= 0.0:
+            return 1.0
+        return min((1.0 - p) / p, MAX_TERMINATION_POS_WEIGHT)
+
+
+def _subsample(length: int, count: int, generator: torch.Generator | None) -> torch.Tensor:
+    """Sorted random indices into ``range(length)`` (all of them when ``count`` is 0)."""
+    if count <= 0 or count >= length:
+        return torch.arange(length)
+    return torch.randperm(length, generator=generator)[:count].sort().values
+
+
+def vae_loss(
+    module: DynamiteRLModule,
+    obs: torch.Tensor,
+    session_ids: torch.Tensor,
+    valid: torch.Tensor,
+    settings: Any,
+    termination_pos_weight: float,
+) -> dict[str, torch.Tensor]:
+    """The DynaMITE VAE loss on whole episodes (method.md §3), term by term.
+
+    Args:
+        module: the RLModule holding encoder, decoders and prior.
+        obs: [B, T+1, S+A+1] augmented observations ``[s_t, a_{t-1}, r_t]``; row ``t+1``
+            carries transition ``x_t``'s action, reward and next state.
+        session_ids: [B, T] σ(t) of transition ``x_t``.
+        valid: [B, T] real (non-padding) transitions.
+        settings: the run's ``DynamiteSettings`` (switches and weights).
+        termination_pos_weight: weight of boundary steps in the termination loss.
+
+    Returns:
+        ``total`` and each term (``reconstruction_loss``, ``kl_loss``,
+        ``consistency_loss``, ``termination_loss``) plus termination ``accuracy``,
+        ``precision``, ``recall`` and ``f1``, all scalars.
+    """
+    batch_size = obs.shape[0]
+    initial_state = torch.zeros(batch_size, module.gru_hidden_dim, device=obs.device)
+    encoded = module.encode(obs, initial_state)
+    # Beliefs b_{-1} ... b_{T-1}: index j is the belief after transitions x_0 .. x_{j-1}.
+    mean, logvar = encoded.belief_mean, encoded.belief_logvar
+    latent_sample = mean + torch.randn_like(mean) * torch.exp(0.5 * logvar)
+
+    s, prev_action, prev_reward = module.split_observation(obs)
+    state, action, reward, next_state = s[:, :-1], prev_action[:, 1:], prev_reward[:, 1:], s[:, 1:]
+
+    # Reconstruction with session masking. b_{-1} belongs to the first session.
+    belief_session_ids = torch.cat([session_ids[:, :1], session_ids], dim=1)
+    belief_valid = torch.cat([valid[:, :1], valid], dim=1)
+    belief_index = _subsample(belief_valid.shape[1], settings.vae_subsample_beliefs, None)
+    transition_index = _subsample(valid.shape[1], settings.vae_subsample_transitions, None)
+    latent_b = latent_sample[:, belief_index]
+    transition = torch.cat([state, action, next_state], dim=-1)[:, transition_index]
+    predicted_reward = module.reward_decoder(latent_b, transition).squeeze(-1)
+    target_reward = reward[:, transition_index].squeeze(-1).unsqueeze(1).expand_as(predicted_reward)
+    if settings.reward_loss == "bce":
+        nll = F.binary_cross_entropy_with_logits(
+            predicted_reward, (target_reward > 0).float(), reduction="none"
+        )
+    else:
+        nll = (predicted_reward - target_reward).pow(2)
+    if module.state_decoder is not None:
+        state_action = torch.cat([state, action], dim=-1)[:, transition_index]
+        predicted_state = module.state_decoder(latent_b, state_action)
+        nll = nll + (predicted_state - next_state[:, transition_index].unsqueeze(1)).pow(2).sum(-1)
+    mask = losses.session_mask(
+        belief_session_ids[:, belief_index],
+        session_ids[:, transition_index],
+        belief_valid[:, belief_index],
+        valid[:, transition_index],
+        masking=settings.masking,
+    )
+    terms = {
+        "reconstruction_loss": losses.reconstruction_loss(nll, mask, belief_valid[:, belief_index])
+    }
+
+    # KL with latent belief conditioning: prior_t from z ~ b_{t-1} through the dynamics.
+    if settings.latent_conditioning:
+        prior_mean, prior_logvar = module.latent_prior(latent_sample[:, :-1])
+    else:
+        prior_mean, prior_logvar = mean[:, :-1], logvar[:, :-1]
+    terms["kl_loss"] = losses.kl_loss(
+        mean, logvar, prior_mean, prior_logvar, session_ids, valid, settings.latent_conditioning
+    )
+    total = terms["reconstruction_loss"] + settings.kl_weight * terms["kl_loss"]
+
+    if settings.consistency:
+        terms["consistency_loss"] = losses.consistency_loss(
+            mean[:, 1:], logvar[:, 1:], session_ids, valid
+        )
+        total = total + settings.consistency_weight * terms["consistency_loss"]
+    if settings.termination_head:
+        logits = encoded.termination_logit[:, 1:]
+        terms["termination_loss"] = losses.termination_loss(
+            logits, session_ids, valid, termination_pos_weight
+        )
+        total = total + settings.termination_weight * terms["termination_loss"]
+        metrics = losses.termination_metrics(logits.detach(), session_ids, valid)
+        terms.update({f"termination_{name}": value for name, value in metrics.items()})
+    terms["total"] = total
+    return terms
+
+
+__all__ = ["DynamiteLearner", "vae_loss"]

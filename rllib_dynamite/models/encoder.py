@@ -1,0 +1,91 @@
+"""The GRU belief encoder q_φ with DynaMITE's termination head (docs/method.md §2)."""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import torch
+from torch import nn
+
+
+class EncoderOutput(NamedTuple):
+    """What the encoder returns for inputs of shape [B, T, ...].
+
+    ``hidden``: [B, T, G] GRU outputs; ``belief_mean``/``belief_logvar``: [B, T, D];
+    ``termination_logit``: [B, T] (zeros when the head is off); ``final_state``: [B, G].
+    """
+
+    hidden: torch.Tensor
+    belief_mean: torch.Tensor
+    belief_logvar: torch.Tensor
+    termination_logit: torch.Tensor
+    final_state: torch.Tensor
+
+
+def _embedding(input_dim: int, embed_dim: int) -> nn.Module | None:
+    return nn.Sequential(nn.Linear(input_dim, embed_dim), nn.ReLU()) if embed_dim > 0 else None
+
+
+class BeliefEncoder(nn.Module):
+    """GRU over embedded ``(s_t, a_{t-1}, r_t)``; after input ``t`` its state gives the
+    belief ``b_{t-1}`` (the belief after transition ``x_{t-1}``) and the termination
+    logit of ``x_{t-1}`` starting a new session.
+
+    Args:
+        obs_dim: size of ``s``; action_dim: size of the action features (one-hot for
+            discrete actions); the reward is a scalar.
+        state_embed_dim, action_embed_dim, reward_embed_dim: embedding sizes; 0 leaves
+            that input out (VariBAD's GridNavi uses no action embedding).
+        hidden_dim: GRU size G. latent_dim: belief size D.
+        termination_head: build the termination head (DynaMITE).
+    """
+
+    def __init__(
+        self,
+        obs_dim: int,
+        action_dim: int,
+        state_embed_dim: int,
+        action_embed_dim: int,
+        reward_embed_dim: int,
+        hidden_dim: int,
+        latent_dim: int,
+        termination_head: bool,
+    ) -> None:
+        super().__init__()
+        self.state_embed = _embedding(obs_dim, state_embed_dim)
+        self.action_embed = _embedding(action_dim, action_embed_dim)
+        self.reward_embed = _embedding(1, reward_embed_dim)
+        gru_input = state_embed_dim + action_embed_dim + reward_embed_dim
+        if gru_input == 0:
+            raise ValueError("the encoder needs at least one non-zero embedding size")
+        self.gru = nn.GRU(gru_input, hidden_dim, batch_first=True)
+        self.belief_head = nn.Linear(hidden_dim, 2 * latent_dim)
+        self.termination_head = nn.Linear(hidden_dim, 1) if termination_head else None
+
+    def forward(
+        self,
+        obs: torch.Tensor,
+        prev_action: torch.Tensor,
+        prev_reward: torch.Tensor,
+        state: torch.Tensor,
+    ) -> EncoderOutput:
+        """``obs`` [B, T, S], ``prev_action`` [B, T, A], ``prev_reward`` [B, T, 1],
+        ``state`` [B, G] (the GRU state before the first input)."""
+        pieces = [
+            embed(x)
+            for embed, x in (
+                (self.state_embed, obs),
+                (self.action_embed, prev_action),
+                (self.reward_embed, prev_reward),
+            )
+            if embed is not None
+        ]
+        hidden, final_state = self.gru(torch.cat(pieces, dim=-1), state.unsqueeze(0))
+        belief_mean, belief_logvar = self.belief_head(hidden).chunk(2, dim=-1)
+        if self.termination_head is not None:
+            termination_logit = self.termination_head(hidden).squeeze(-1)
+        else:
+            termination_logit = torch.zeros(hidden.shape[:-1], device=hidden.device)
+        return EncoderOutput(
+            hidden, belief_mean, belief_logvar, termination_logit, final_state.squeeze(0)
+        )

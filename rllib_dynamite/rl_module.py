@@ -1,0 +1,181 @@
+"""``DynamiteRLModule``: belief encoder, decoders, latent-dynamics prior, policy and critic
+(docs/method.md §2) as one stateful RLlib RLModule.
+
+The module reads ``[s_t, a_{t-1}, r_t]`` observations (see
+:class:`~rllib_dynamite.connectors.PrevActionRewardObservation`); its recurrent state is
+the GRU state. The same class runs on EnvRunners (one step at a time, ``T = 1``) and
+on the Learner (whole episodes, ``T = H + 1``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+import torch
+from ray.rllib.core.columns import Columns
+from ray.rllib.core.rl_module.apis.value_function_api import ValueFunctionAPI
+from ray.rllib.core.rl_module.torch import TorchRLModule
+from ray.rllib.models.torch.torch_distributions import TorchCategorical, TorchDiagGaussian
+from torch import nn
+
+from rllib_dynamite.connectors import action_feature_dim
+from rllib_dynamite.models import BeliefEncoder, LatentDynamicsPrior, PairwiseDecoder, mlp
+from rllib_dynamite.models.encoder import EncoderOutput
+from rllib_dynamite.models.mlp import output_dim
+
+# Output columns beside RLlib's own.
+BELIEF_MEAN = "belief_mean"
+BELIEF_LOGVAR = "belief_logvar"
+TERMINATION_LOGIT = "termination_logit"
+
+# model_config keys and defaults (documented in docs/configuration.md).
+MODEL_DEFAULTS: dict[str, Any] = {
+    "state_embed_dim": 32,
+    "action_embed_dim": 16,
+    "reward_embed_dim": 16,
+    "gru_hidden_dim": 128,
+    "latent_dim": 5,
+    "policy_hiddens": [128, 128],
+    "value_hiddens": [128, 128],
+    "activation": "tanh",
+    "policy_input": "belief",
+    "detach_belief": True,
+    "termination_head": True,
+    "reward_decoder_hiddens": [64, 32],
+    "state_decoder": False,
+    "state_decoder_hiddens": [64, 32],
+    "prior_hiddens": [32],
+    "max_seq_len": 201,
+}
+POLICY_INPUTS = ("belief", "hidden")
+
+
+class DynamiteRLModule(TorchRLModule, ValueFunctionAPI):
+    """DynaMITE-RL's networks.
+
+    ``model_config["policy_input"]`` picks what the policy and critic see beside ``s_t``:
+    ``"belief"`` (``μ, log σ²`` of the belief; VariBAD and DynaMITE) or ``"hidden"``
+    (the GRU output, trained end to end by PPO: RL²). With ``detach_belief`` (default)
+    the RL loss does not reach the encoder.
+    """
+
+    def setup(self) -> None:
+        cfg = {**MODEL_DEFAULTS, **self.model_config}
+        if cfg["policy_input"] not in POLICY_INPUTS:
+            raise ValueError(
+                f"policy_input must be one of {list(POLICY_INPUTS)}, got {cfg['policy_input']!r}"
+            )
+        self.policy_input = cfg["policy_input"]
+        self.detach_belief = bool(cfg["detach_belief"]) and self.policy_input == "belief"
+        self.discrete = isinstance(self.action_space, gym.spaces.Discrete)
+        self.action_dim = action_feature_dim(self.action_space)
+        self.obs_dim = int(np.prod(self.observation_space.shape)) - self.action_dim - 1
+        latent_dim = cfg["latent_dim"]
+
+        self.encoder = BeliefEncoder(
+            obs_dim=self.obs_dim,
+            action_dim=self.action_dim,
+            state_embed_dim=cfg["state_embed_dim"],
+            action_embed_dim=cfg["action_embed_dim"],
+            reward_embed_dim=cfg["reward_embed_dim"],
+            hidden_dim=cfg["gru_hidden_dim"],
+            latent_dim=latent_dim,
+            termination_head=cfg["termination_head"],
+        )
+        self.gru_hidden_dim = cfg["gru_hidden_dim"]
+        context_dim = 2 * latent_dim if self.policy_input == "belief" else self.gru_hidden_dim
+        rl_input_dim = self.obs_dim + context_dim
+        activation = cfg["activation"]
+        self.pi = mlp(rl_input_dim, cfg["policy_hiddens"], activation=activation)
+        pi_out = output_dim(rl_input_dim, cfg["policy_hiddens"])
+        self.pi_head = nn.Linear(pi_out, self.action_dim)
+        if not self.discrete:
+            # State-independent log standard deviation, as in VariBAD's Gaussian policy.
+            self.log_std = nn.Parameter(torch.zeros(self.action_dim))
+        self.vf = mlp(rl_input_dim, cfg["value_hiddens"], 1, activation=activation)
+
+        # Decoders and prior (used by the Learner's VAE loss only). A transition is
+        # x_k = (s_k, a_k, s_{k+1}) for the reward; (s_k, a_k) for the next state.
+        transition_dim = 2 * self.obs_dim + self.action_dim
+        self.reward_decoder = PairwiseDecoder(
+            latent_dim, transition_dim, cfg["reward_decoder_hiddens"], 1
+        )
+        self.state_decoder = (
+            PairwiseDecoder(
+                latent_dim,
+                self.obs_dim + self.action_dim,
+                cfg["state_decoder_hiddens"],
+                self.obs_dim,
+            )
+            if cfg["state_decoder"]
+            else None
+        )
+        self.latent_prior = LatentDynamicsPrior(latent_dim, cfg["prior_hiddens"])
+
+    # -- recurrent state ---------------------------------------------------------------
+    def get_initial_state(self) -> dict[str, np.ndarray]:
+        return {"h": np.zeros((self.gru_hidden_dim,), dtype=np.float32)}
+
+    # -- inputs ----------------------------------------------------------------------
+    def split_observation(
+        self, obs: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """``[s, a_prev, r_prev]`` [..., S+A+1] -> ``(s, a_prev, r_prev[..., None])``."""
+        return (
+            obs[..., : self.obs_dim],
+            obs[..., self.obs_dim : self.obs_dim + self.action_dim],
+            obs[..., -1:],
+        )
+
+    def encode(self, obs: torch.Tensor, state: torch.Tensor) -> EncoderOutput:
+        """Run the encoder over augmented observations [B, T, S+A+1] from GRU state [B, G]."""
+        s, prev_action, prev_reward = self.split_observation(obs)
+        return self.encoder(s, prev_action, prev_reward, state)
+
+    def _rl_input(self, obs: torch.Tensor, encoded: EncoderOutput) -> torch.Tensor:
+        s = obs[..., : self.obs_dim]
+        if self.policy_input == "hidden":
+            return torch.cat([s, encoded.hidden], dim=-1)
+        belief = torch.cat([encoded.belief_mean, encoded.belief_logvar], dim=-1)
+        if self.detach_belief:
+            belief = belief.detach()
+        return torch.cat([s, belief], dim=-1)
+
+    # -- forward passes -----------------------------------------------------------------
+    def _forward(self, batch: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+        obs = batch[Columns.OBS]
+        encoded = self.encode(obs, batch[Columns.STATE_IN]["h"])
+        rl_input = self._rl_input(obs, encoded)
+        features = self.pi(rl_input)
+        logits = self.pi_head(features)
+        if not self.discrete:
+            logits = torch.cat([logits, self.log_std.expand_as(logits)], dim=-1)
+        return {
+            Columns.ACTION_DIST_INPUTS: logits,
+            Columns.STATE_OUT: {"h": encoded.final_state},
+            Columns.EMBEDDINGS: rl_input,
+            BELIEF_MEAN: encoded.belief_mean,
+            BELIEF_LOGVAR: encoded.belief_logvar,
+            TERMINATION_LOGIT: encoded.termination_logit,
+        }
+
+    def compute_values(
+        self, batch: dict[str, Any], embeddings: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """Critic on ``[s_t, belief]`` (or ``[s_t, h_t]``): [B, T]."""
+        if embeddings is None:
+            obs = batch[Columns.OBS]
+            embeddings = self._rl_input(obs, self.encode(obs, batch[Columns.STATE_IN]["h"]))
+        return self.vf(embeddings).squeeze(-1)
+
+    # -- action distributions -------------------------------------------------------
+    def get_inference_action_dist_cls(self) -> type:
+        return TorchCategorical if self.discrete else TorchDiagGaussian
+
+    def get_exploration_action_dist_cls(self) -> type:
+        return self.get_inference_action_dist_cls()
+
+    def get_train_action_dist_cls(self) -> type:
+        return self.get_inference_action_dist_cls()
