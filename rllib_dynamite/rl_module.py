@@ -145,11 +145,15 @@ class DynamiteRLModule(TorchRLModule, ValueFunctionAPI):
 
     # -- forward passes -----------------------------------------------------------------
     def _forward(self, batch: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+        # EnvRunner pass: only what sampling needs, so episodes carry no extra outputs.
+        out = self._forward_train(batch)
+        return {k: out[k] for k in (Columns.ACTION_DIST_INPUTS, Columns.STATE_OUT)}
+
+    def _forward_train(self, batch: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
         obs = batch[Columns.OBS]
         encoded = self.encode(obs, batch[Columns.STATE_IN]["h"])
         rl_input = self._rl_input(obs, encoded)
-        features = self.pi(rl_input)
-        logits = self.pi_head(features)
+        logits = self.pi_head(self.pi(rl_input))
         if not self.discrete:
             logits = torch.cat([logits, self.log_std.expand_as(logits)], dim=-1)
         return {

@@ -1,0 +1,84 @@
+"""DynamiteRLModule: outputs and state shapes, for a discrete and a continuous env."""
+
+import gymnasium as gym
+import numpy as np
+import pytest
+import torch
+from ray.rllib.core.columns import Columns
+
+import rllib_dynamite  # noqa: F401
+from rllib_dynamite.connectors import PrevActionRewardObservation
+from rllib_dynamite.rl_module import BELIEF_MEAN, TERMINATION_LOGIT, DynamiteRLModule
+
+GRU = 16
+LATENT = 3
+
+
+def _module(obs_dim, action_space, **model_config):
+    raw = gym.spaces.Box(-1.0, 1.0, (obs_dim,), np.float32)
+    augmented = PrevActionRewardObservation().recompute_output_observation_space(raw, action_space)
+    config = {"gru_hidden_dim": GRU, "latent_dim": LATENT, "max_seq_len": 11, **model_config}
+    return DynamiteRLModule(
+        observation_space=augmented, action_space=action_space, model_config=config
+    )
+
+
+SPACES = {
+    "discrete": (2, gym.spaces.Discrete(5)),
+    "continuous": (17, gym.spaces.Box(-1.0, 1.0, (6,), np.float32)),
+}
+
+
+@pytest.mark.parametrize("kind", list(SPACES))
+def test_forward_outputs_and_state_shapes(kind):
+    obs_dim, action_space = SPACES[kind]
+    module = _module(obs_dim, action_space)
+    B, T = 4, 7
+    feature_dim = module.observation_space.shape[0]
+    state = module.get_initial_state()
+    assert state["h"].shape == (GRU,)
+    batch = {
+        Columns.OBS: torch.randn(B, T, feature_dim),
+        Columns.STATE_IN: {"h": torch.zeros(B, GRU)},
+    }
+    action_dim = action_space.n if kind == "discrete" else 2 * action_space.shape[0]
+    for forward in (module.forward_inference, module.forward_exploration):
+        out = forward(batch)
+        assert out[Columns.ACTION_DIST_INPUTS].shape == (B, T, action_dim)
+        assert out[Columns.STATE_OUT]["h"].shape == (B, GRU)
+        assert BELIEF_MEAN not in out  # EnvRunners keep no belief in their episodes
+    train = module.forward_train(batch)
+    assert train[BELIEF_MEAN].shape == (B, T, LATENT)
+    assert train[TERMINATION_LOGIT].shape == (B, T)
+    assert module.compute_values(batch).shape == (B, T)
+    dist = module.get_train_action_dist_cls().from_logits(train[Columns.ACTION_DIST_INPUTS])
+    assert dist.sample().shape[:2] == (B, T)
+
+
+def test_state_carries_over_time():
+    """Running T steps at once equals running them one at a time with the state passed on."""
+    module = _module(*SPACES["continuous"])
+    obs = torch.randn(2, 5, module.observation_space.shape[0])
+    full = module.forward_train({Columns.OBS: obs, Columns.STATE_IN: {"h": torch.zeros(2, GRU)}})
+    state = torch.zeros(2, GRU)
+    for t in range(5):
+        step = module.forward_inference(
+            {Columns.OBS: obs[:, t : t + 1], Columns.STATE_IN: {"h": state}}
+        )
+        torch.testing.assert_close(
+            step[Columns.ACTION_DIST_INPUTS][:, 0], full[Columns.ACTION_DIST_INPUTS][:, t]
+        )
+        state = step[Columns.STATE_OUT]["h"]
+
+
+def test_rl2_policy_reads_the_gru_state_with_gradients():
+    module = _module(*SPACES["discrete"], policy_input="hidden", detach_belief=False)
+    obs = torch.randn(2, 4, module.observation_space.shape[0])
+    out = module.forward_train({Columns.OBS: obs, Columns.STATE_IN: {"h": torch.zeros(2, GRU)}})
+    out[Columns.ACTION_DIST_INPUTS].sum().backward()
+    assert module.encoder.gru.weight_hh_l0.grad.abs().sum() > 0
+
+
+def test_unknown_policy_input_is_rejected():
+    with pytest.raises(ValueError, match="policy_input"):
+        _module(*SPACES["discrete"], policy_input="pixels")
