@@ -301,6 +301,9 @@ def make_config(env: str, preset: str = "dynamite", **overrides: Any) -> PPOConf
         settings.num_envs_per_env_runner * max(1, settings.num_env_runners)
     )
     train_batch_size = episodes * H
+    # A recurrent batch is cut into minibatches of whole episodes (H + 1 rows with PPO's
+    # bootstrap step), so a minibatch holds at least one episode.
+    episodes_per_minibatch = -(-episodes // settings.num_minibatches)
     config = (
         DynamiteConfig()
         .environment(env, env_config=settings.env_kwargs)
@@ -321,7 +324,7 @@ def make_config(env: str, preset: str = "dynamite", **overrides: Any) -> PPOConf
             use_kl_loss=False,
             num_epochs=settings.num_epochs,
             train_batch_size_per_learner=train_batch_size,
-            minibatch_size=max(1, train_batch_size // settings.num_minibatches),
+            minibatch_size=episodes_per_minibatch * (H + 1),
             grad_clip=settings.grad_clip or None,
             grad_clip_by="global_norm",
         )

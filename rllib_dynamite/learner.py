@@ -19,7 +19,7 @@ from ray.rllib.utils.typing import ModuleID, ParamDict
 from rllib_dynamite import losses
 from rllib_dynamite.connectors import SESSION_ID
 from rllib_dynamite.episode_buffer import EpisodeBuffer
-from rllib_dynamite.rl_module import DynamiteRLModule
+from rllib_dynamite.rl_module import BELIEF_LOGVAR, BELIEF_MEAN, DynamiteRLModule
 
 MAX_TERMINATION_POS_WEIGHT = 100.0
 
@@ -73,6 +73,19 @@ class DynamiteLearner(PPOTorchLearner):
         # detached) have no gradient; leave them out rather than hand ``None`` on.
         gradients = super().compute_gradients(loss_per_module, **kwargs)
         return {ref: grad for ref, grad in gradients.items() if grad is not None}
+
+    def compute_loss_for_module(
+        self, *, module_id: ModuleID, config: Any, batch: dict[str, Any], fwd_out: dict[str, Any]
+    ) -> torch.Tensor:
+        module: DynamiteRLModule = self.module[module_id].unwrapped()
+        if module.policy_input == "belief":
+            # Track the statistics of the policy's belief input (see RunningNormalizer).
+            mask = batch[Columns.LOSS_MASK].bool()
+            belief = torch.cat([fwd_out[BELIEF_MEAN], fwd_out[BELIEF_LOGVAR]], dim=-1)
+            module.belief_normalizer.update(belief[mask].detach())
+        return super().compute_loss_for_module(
+            module_id=module_id, config=config, batch=batch, fwd_out=fwd_out
+        )
 
     # -- the episode buffer ------------------------------------------------------------
     def _make_batch_if_necessary(self, training_data: Any) -> Any:

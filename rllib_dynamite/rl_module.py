@@ -23,7 +23,7 @@ from torch import nn
 from rllib_dynamite.connectors import action_feature_dim
 from rllib_dynamite.models import BeliefEncoder, LatentDynamicsPrior, PairwiseDecoder, mlp
 from rllib_dynamite.models.encoder import EncoderOutput
-from rllib_dynamite.models.mlp import output_dim
+from rllib_dynamite.models.mlp import RunningNormalizer, output_dim
 
 # Output columns beside RLlib's own.
 BELIEF_MEAN = "belief_mean"
@@ -87,6 +87,7 @@ class DynamiteRLModule(TorchRLModule, ValueFunctionAPI):
         self.gru_hidden_dim = cfg["gru_hidden_dim"]
         context_dim = 2 * latent_dim if self.policy_input == "belief" else self.gru_hidden_dim
         rl_input_dim = self.obs_dim + context_dim
+        self.belief_normalizer = RunningNormalizer(2 * latent_dim)
         activation = cfg["activation"]
         self.pi = mlp(rl_input_dim, cfg["policy_hiddens"], activation=activation)
         pi_out = output_dim(rl_input_dim, cfg["policy_hiddens"])
@@ -141,7 +142,7 @@ class DynamiteRLModule(TorchRLModule, ValueFunctionAPI):
         belief = torch.cat([encoded.belief_mean, encoded.belief_logvar], dim=-1)
         if self.detach_belief:
             belief = belief.detach()
-        return torch.cat([s, belief], dim=-1)
+        return torch.cat([s, self.belief_normalizer(belief)], dim=-1)
 
     # -- forward passes -----------------------------------------------------------------
     def _forward(self, batch: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
