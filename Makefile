@@ -1,0 +1,39 @@
+# Two commands on a fresh machine with Python 3.11: `make train` and `make test`.
+PYTHON ?= python3.11
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: setup train test test-all lint bench images
+
+# Idempotent set-up: a venv with the pinned requirements and the package (editable).
+setup: $(STAMP)
+$(STAMP): requirements.txt pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -r requirements.txt
+	$(BIN)/python -m pip install -q --no-deps -e .
+	touch $(STAMP)
+
+# The main job: DynaMITE-RL on GridNavi, on an embedded local Ray.
+train: $(STAMP)
+	$(BIN)/rllib-dynamite train --env rllib_dynamite/GridNavi-v0 --preset dynamite \
+		--stop-timesteps 200000 --output results/quickstart
+
+# The default test run (CI): everything but the `slow` studies.
+test: $(STAMP)
+	$(BIN)/python -m pytest -q -m "not slow"
+
+# Everything, including the end-to-end learning test (several minutes).
+test-all: $(STAMP)
+	$(BIN)/python -m pytest -q
+
+lint: $(STAMP)
+	$(BIN)/ruff check . && $(BIN)/ruff format --check .
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/env_throughput.py
+	$(BIN)/python benchmarks/throughput.py
+
+images: $(STAMP)
+	MUJOCO_GL=egl $(BIN)/python scripts/render_envs.py
