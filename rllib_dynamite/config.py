@@ -57,6 +57,7 @@ class DynamiteSettings:
     gru_hidden_dim: int = 128  # GRU size
     latent_dim: int = 5  # belief dimension D
     reward_decoder_hiddens: list[int] = field(default_factory=lambda: [64, 32])  # reward decoder
+    reward_decoder_grid: list[int] = field(default_factory=list)  # cells per state dim: per-cell
     reward_loss: Literal["mse", "bce"] = "mse"  # reward likelihood; bce: target is r > 0
     state_decoder: bool = False  # also decode the next state
     state_decoder_hiddens: list[int] = field(default_factory=lambda: [64, 32])  # state decoder
@@ -72,7 +73,7 @@ class DynamiteSettings:
     vae_updates_per_iteration: int = 1  # belief-model updates per training iteration
     vae_subsample_beliefs: int = 0  # beliefs decoded per episode (0: all)
     vae_subsample_transitions: int = 0  # transitions decoded per belief (0: all)
-    vae_grad_clip: float = 1.0  # global-norm clip of belief-model gradients (0: off)
+    vae_grad_clip: float = 0.0  # global-norm clip of belief-model gradients (0: off)
     # --- policy and PPO
     policy_hiddens: list[int] = field(default_factory=lambda: [128, 128])  # policy MLP
     value_hiddens: list[int] = field(default_factory=lambda: [128, 128])  # critic MLP
@@ -107,8 +108,10 @@ ENV_DEFAULTS: dict[str, dict[str, Any]] = {
         reward_embed_dim=8,
         gru_hidden_dim=64,
         reward_decoder_hiddens=[32, 32],
+        reward_decoder_grid=[5, 5],
         reward_loss="bce",
         kl_weight=0.01,
+        vae_lr=3e-3,
         vae_buffer_episodes=10_000,
         vae_batch_episodes=25,
         vae_updates_per_iteration=3,
@@ -170,6 +173,8 @@ def _type_ok(value: Any, annotation: Any) -> bool:
 def _describe(annotation: Any) -> str:
     if typing.get_origin(annotation) is Literal:
         return f"one of {list(typing.get_args(annotation))}"
+    if isinstance(annotation, type):
+        return annotation.__name__
     return str(annotation).replace("typing.", "")
 
 
@@ -274,7 +279,8 @@ def _module_model_config(settings: DynamiteSettings, max_seq_len: int) -> dict[s
     keys = (
         "state_embed_dim", "action_embed_dim", "reward_embed_dim", "gru_hidden_dim",
         "latent_dim", "policy_hiddens", "value_hiddens", "activation", "policy_input",
-        "detach_belief", "termination_head", "reward_decoder_hiddens", "state_decoder",
+        "detach_belief", "termination_head", "reward_decoder_hiddens", "reward_decoder_grid",
+        "state_decoder",
         "state_decoder_hiddens", "prior_hiddens",
     )  # fmt: skip
     return {**{k: getattr(settings, k) for k in keys}, "max_seq_len": max_seq_len}

@@ -196,8 +196,12 @@ def vae_loss(
     belief_index = _subsample(belief_valid.shape[1], settings.vae_subsample_beliefs, None)
     transition_index = _subsample(valid.shape[1], settings.vae_subsample_transitions, None)
     latent_b = latent_sample[:, belief_index]
-    transition = torch.cat([state, action, next_state], dim=-1)[:, transition_index]
-    predicted_reward = module.reward_decoder(latent_b, transition).squeeze(-1)
+    predicted_reward = module.decode_reward(
+        latent_b,
+        state[:, transition_index],
+        action[:, transition_index],
+        next_state[:, transition_index],
+    )
     target_reward = reward[:, transition_index].squeeze(-1).unsqueeze(1).expand_as(predicted_reward)
     if settings.reward_loss == "bce":
         nll = F.binary_cross_entropy_with_logits(

@@ -15,13 +15,17 @@ import gymnasium as gym
 import numpy as np
 import torch
 from ray.rllib.core.columns import Columns
+from ray.rllib.core.distribution.torch.torch_distribution import (
+    TorchCategorical,
+    TorchDiagGaussian,
+)
 from ray.rllib.core.rl_module.apis.value_function_api import ValueFunctionAPI
 from ray.rllib.core.rl_module.torch import TorchRLModule
-from ray.rllib.models.torch.torch_distributions import TorchCategorical, TorchDiagGaussian
 from torch import nn
 
 from rllib_dynamite.connectors import action_feature_dim
 from rllib_dynamite.models import BeliefEncoder, LatentDynamicsPrior, PairwiseDecoder, mlp
+from rllib_dynamite.models.decoder import GridRewardDecoder
 from rllib_dynamite.models.encoder import EncoderOutput
 from rllib_dynamite.models.mlp import RunningNormalizer, output_dim
 
@@ -44,6 +48,7 @@ MODEL_DEFAULTS: dict[str, Any] = {
     "detach_belief": True,
     "termination_head": True,
     "reward_decoder_hiddens": [64, 32],
+    "reward_decoder_grid": [],
     "state_decoder": False,
     "state_decoder_hiddens": [64, 32],
     "prior_hiddens": [32],
@@ -99,10 +104,16 @@ class DynamiteRLModule(TorchRLModule, ValueFunctionAPI):
 
         # Decoders and prior (used by the Learner's VAE loss only). A transition is
         # x_k = (s_k, a_k, s_{k+1}) for the reward; (s_k, a_k) for the next state.
-        transition_dim = 2 * self.obs_dim + self.action_dim
-        self.reward_decoder = PairwiseDecoder(
-            latent_dim, transition_dim, cfg["reward_decoder_hiddens"], 1
-        )
+        self.reward_decoder_grid = list(cfg["reward_decoder_grid"])
+        if self.reward_decoder_grid:
+            self.reward_decoder = GridRewardDecoder(
+                latent_dim, self.reward_decoder_grid, cfg["reward_decoder_hiddens"]
+            )
+        else:
+            transition_dim = 2 * self.obs_dim + self.action_dim
+            self.reward_decoder = PairwiseDecoder(
+                latent_dim, transition_dim, cfg["reward_decoder_hiddens"], 1
+            )
         self.state_decoder = (
             PairwiseDecoder(
                 latent_dim,
@@ -143,6 +154,20 @@ class DynamiteRLModule(TorchRLModule, ValueFunctionAPI):
         if self.detach_belief:
             belief = belief.detach()
         return torch.cat([s, self.belief_normalizer(belief)], dim=-1)
+
+    def decode_reward(
+        self,
+        latent: torch.Tensor,
+        state: torch.Tensor,
+        action: torch.Tensor,
+        next_state: torch.Tensor,
+    ) -> torch.Tensor:
+        """Reward prediction (mean or logit) of every latent sample for every transition:
+        ``latent`` [B, Tb, D]; ``state``, ``action``, ``next_state`` [B, Tk, ·] -> [B, Tb, Tk]."""
+        if self.reward_decoder_grid:
+            return self.reward_decoder(latent, next_state).squeeze(-1)
+        transition = torch.cat([state, action, next_state], dim=-1)
+        return self.reward_decoder(latent, transition).squeeze(-1)
 
     # -- forward passes -----------------------------------------------------------------
     def _forward(self, batch: dict[str, Any], **kwargs: Any) -> dict[str, Any]:

@@ -1,0 +1,137 @@
+"""GridNavi study: DynaMITE-RL against its baselines at one fixed env-step budget.
+
+`dynamite`, `varibad`, `rl2`, `oracle` and `markov_ppo` on GridNavi (p = 0.07), several
+seeds each, as one Ray Tune experiment (one CPU per trial, EnvRunner in the trial's own
+process). Prints the final mean return ± std across seeds (mean of each run's last
+`--final-iterations` iterations) and writes a learning-curve PNG and a Markdown table.
+
+    .venv/bin/python benchmarks/gridnavi_study.py --timesteps 1000000 --seeds 3 \
+        --output results/gridnavi_study
+
+Run it alone: each trial gets one of the machine's cores.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+import ray  # noqa: E402
+from ray import tune  # noqa: E402
+
+import rllib_dynamite  # noqa: E402, F401
+from rllib_dynamite.config import make_config  # noqa: E402
+
+ENV = "rllib_dynamite/GridNavi-v0"
+METHODS = ("dynamite", "varibad", "rl2", "oracle", "markov_ppo")
+
+
+def train_one(trial_config: dict) -> None:
+    """Tune function trainable: one (method, seed) run, reporting every iteration."""
+    config = make_config(ENV, trial_config["method"], num_env_runners=0, seed=trial_config["seed"])
+    algo = config.build_algo()
+    try:
+        steps = 0
+        while steps < trial_config["timesteps"]:
+            result = algo.train()
+            steps = result["num_env_steps_sampled_lifetime"]
+            tune.report(
+                {
+                    "env_steps": steps,
+                    "episode_return_mean": result["env_runners"]["episode_return_mean"],
+                }
+            )
+    finally:
+        algo.stop()
+
+
+def summarise(frame: pd.DataFrame, final_iterations: int) -> pd.DataFrame:
+    """Final return per run (mean of its last iterations), then mean ± std over seeds."""
+    final = (
+        frame.sort_values("env_steps")
+        .groupby(["method", "seed"])["episode_return_mean"]
+        .apply(lambda r: r.tail(final_iterations).mean())
+        .reset_index()
+    )
+    table = final.groupby("method")["episode_return_mean"].agg(["mean", "std", "count"])
+    return table.reindex([m for m in METHODS if m in table.index])
+
+
+def plot(frame: pd.DataFrame, path: Path, bin_steps: int = 20_000) -> None:
+    figure, axis = plt.subplots(figsize=(7, 4.5))
+    frame = frame.assign(bin=(frame["env_steps"] // bin_steps + 1) * bin_steps)
+    for method in METHODS:
+        runs = frame[frame["method"] == method]
+        if runs.empty:
+            continue
+        per_seed = runs.groupby(["seed", "bin"])["episode_return_mean"].mean().unstack(0)
+        mean, std = per_seed.mean(axis=1), per_seed.std(axis=1).fillna(0.0)
+        axis.plot(mean.index, mean.values, label=method)
+        axis.fill_between(mean.index, mean - std, mean + std, alpha=0.2)
+    axis.set_xlabel("env steps")
+    axis.set_ylabel("mean episode return")
+    axis.set_title("GridNavi (p = 0.07): mean ± std over seeds")
+    axis.legend()
+    figure.tight_layout()
+    figure.savefig(path, dpi=120)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--timesteps", type=int, default=1_000_000)
+    parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--methods", default=",".join(METHODS))
+    parser.add_argument("--final-iterations", type=int, default=20)
+    parser.add_argument("--output", default="results/gridnavi_study")
+    args = parser.parse_args()
+    output = Path(args.output).resolve()
+    output.mkdir(parents=True, exist_ok=True)
+
+    ray.init(num_cpus=2, include_dashboard=False, object_store_memory=300 * 1024**2)
+    tuner = tune.Tuner(
+        tune.with_resources(train_one, {"cpu": 1}),
+        param_space={
+            "method": tune.grid_search(args.methods.split(",")),
+            "seed": tune.grid_search(list(range(args.seeds))),
+            "timesteps": args.timesteps,
+        },
+        run_config=tune.RunConfig(name="gridnavi_study", storage_path=str(output), verbose=1),
+    )
+    results = tuner.fit()
+    frames = []
+    for result in results:
+        if result.metrics_dataframe is None:
+            continue
+        frames.append(
+            result.metrics_dataframe[["env_steps", "episode_return_mean"]].assign(
+                method=result.config["method"], seed=result.config["seed"]
+            )
+        )
+    frame = pd.concat(frames, ignore_index=True)
+    frame.to_csv(output / "curves.csv", index=False)
+    table = summarise(frame, args.final_iterations)
+    lines = [
+        f"| method | final return (mean ± std over {args.seeds} seeds) | runs |",
+        "| --- | --- | --- |",
+    ]
+    lines += [
+        f"| {m} | {row['mean']:.2f} ± {np.nan_to_num(row['std']):.2f} | {int(row['count'])} |"
+        for m, row in table.iterrows()
+    ]
+    markdown = "\n".join(lines)
+    (output / "table.md").write_text(markdown + "\n")
+    plot(frame, output / "gridnavi_curves.png")
+    print(f"\nbudget: {args.timesteps} env steps per run; final = mean of the last "
+          f"{args.final_iterations} iterations")  # fmt: skip
+    print(markdown)
+    print(f"curves: {output / 'gridnavi_curves.png'}")
+
+
+if __name__ == "__main__":
+    main()

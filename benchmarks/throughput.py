@@ -1,0 +1,127 @@
+"""Training throughput (env steps/s, sampling and learning together) against plain PPO.
+
+Runs, in one process and one Ray session, DynaMITE-RL's `dynamite`, `varibad` and `rl2`
+presets and RLlib's own PPO with an MLP and with its built-in LSTM, on GridNavi and
+HalfCheetahVel, with the same batch settings (16 envs on one EnvRunner, complete
+episodes, the env's default PPO epochs and minibatches). Prints steps/s, the ratio to
+plain MLP PPO, and where each iteration's time goes (RLlib's own timers).
+
+    .venv/bin/python benchmarks/throughput.py [--iterations 8] [--envs GridNavi,HalfCheetahVel]
+
+Run it alone: on 2 cores anything beside it distorts the ratios.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+
+import numpy as np
+import ray
+from ray.rllib.algorithms.ppo import PPOConfig
+from ray.rllib.core.rl_module.default_model_config import DefaultModelConfig
+
+import rllib_dynamite  # noqa: F401
+from rllib_dynamite.config import horizon, make_config, resolve_settings
+
+METHODS = ("ppo_mlp", "ppo_lstm", "dynamite", "varibad", "rl2")
+
+
+def build(env: str, method: str, seed: int) -> object:
+    """An algorithm for ``method``; the RLlib baselines share DynaMITE's batch settings."""
+    common = dict(num_env_runners=1, num_envs_per_env_runner=16, seed=seed)
+    if method in ("dynamite", "varibad", "rl2"):
+        return make_config(env, method, **common).build_algo()
+    reference = make_config(env, "markov_ppo", **common)
+    settings = resolve_settings(env, "markov_ppo", **common)
+    H = horizon(env, settings)
+    model = DefaultModelConfig(
+        fcnet_hiddens=settings.policy_hiddens,
+        fcnet_activation=settings.activation,
+        head_fcnet_hiddens=[],
+        vf_share_layers=False,
+    )
+    if method == "ppo_lstm":
+        model = DefaultModelConfig(
+            fcnet_hiddens=settings.policy_hiddens,
+            fcnet_activation=settings.activation,
+            head_fcnet_hiddens=[],
+            vf_share_layers=False,
+            use_lstm=True,
+            lstm_cell_size=settings.gru_hidden_dim,
+            max_seq_len=H + 1,
+        )
+    config = (
+        PPOConfig()
+        .environment(env)
+        .env_runners(num_env_runners=1, num_envs_per_env_runner=16, batch_mode="complete_episodes")
+        .training(
+            lr=settings.lr,
+            gamma=settings.gamma,
+            lambda_=settings.lambda_,
+            clip_param=settings.clip_param,
+            use_kl_loss=False,
+            num_epochs=settings.num_epochs,
+            train_batch_size_per_learner=reference.train_batch_size_per_learner,
+            minibatch_size=reference.minibatch_size,
+        )
+        .rl_module(model_config=model)
+        .debugging(seed=seed)
+    )
+    return config.build_algo()
+
+
+def measure(env: str, method: str, iterations: int, warmup: int = 2) -> dict[str, float]:
+    algo = build(env, method, seed=0)
+    try:
+        for _ in range(warmup):
+            algo.train()
+        steps = sample_s = learn_s = inference_s = 0.0
+        start = time.perf_counter()
+        for _ in range(iterations):
+            result = algo.train()
+            steps += result["env_runners"]["num_env_steps_sampled"]
+            sample_s += result["timers"]["env_runner_sampling_timer"]
+            learn_s += result["timers"]["learner_update_timer"]
+            inference_s += result["env_runners"].get("rlmodule_inference_timer", np.nan)
+        elapsed = time.perf_counter() - start
+    finally:
+        algo.stop()
+    return {
+        "steps_per_s": steps / elapsed,
+        "sample_share": sample_s / elapsed,
+        "learn_share": learn_s / elapsed,
+        "sample_us_per_step": 1e6 * sample_s / steps,
+        "inference_ms_per_call": 1e3 * inference_s / iterations,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--iterations", type=int, default=8)
+    parser.add_argument("--envs", default="GridNavi,HalfCheetahVel")
+    parser.add_argument("--methods", default=",".join(METHODS))
+    args = parser.parse_args()
+    ray.init(num_cpus=2, include_dashboard=False, object_store_memory=300 * 1024**2)
+    print(f"cores: {os.cpu_count()}, iterations timed per run: {args.iterations}")
+    for name in args.envs.split(","):
+        env = f"rllib_dynamite/{name}-v0"
+        results = {m: measure(env, m, args.iterations) for m in args.methods.split(",")}
+        baseline = results.get("ppo_mlp", {}).get("steps_per_s", np.nan)
+        print(f"\n{env}")
+        print(
+            f"{'method':<10} {'steps/s':>9} {'vs MLP':>7} {'sampling':>9} {'learning':>9} "
+            f"{'µs/step sampled':>16}"
+        )
+        for method, r in results.items():
+            print(
+                f"{method:<10} {r['steps_per_s']:>9.0f} {r['steps_per_s'] / baseline:>6.2f}x "
+                f"{r['sample_share']:>8.0%} {r['learn_share']:>9.0%} "
+                f"{r['sample_us_per_step']:>16.1f}"
+            )
+    ray.shutdown()
+
+
+if __name__ == "__main__":
+    main()

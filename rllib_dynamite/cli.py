@@ -1,0 +1,274 @@
+"""``rllib-dynamite``: train, sweep, evaluate, plot, list envs (docs/usage.md).
+
+Every subcommand has ``--help``. A bad setting, a bad file or a missing path prints one
+line ``error: ...`` and exits with status 2, before Ray starts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+# Ray's dashboard/usage banners and log de-duplication notes are noise on a console
+# that prints one line per iteration.
+os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+os.environ.setdefault("RAY_DEDUP_LOGS", "0")
+
+EXIT_ERROR = 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="rllib-dynamite",
+        description="DynaMITE-RL on Ray RLlib: train, sweep, evaluate and plot.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    train = commands.add_parser(
+        "train",
+        help="train one configuration (a Tune run with one trial)",
+        description="Train one configuration. Checkpoints and TensorBoard logs go under "
+        "--output; the command prints where. Flags override --config.",
+    )
+    train.add_argument("--env", help="registered env id (see `rllib-dynamite envs`)")
+    train.add_argument("--preset", help="method preset (default: dynamite)")
+    train.add_argument("--config", type=Path, help="experiment YAML with one configuration")
+    train.add_argument("--stop-timesteps", type=int, help="env steps to train (default 1e6)")
+    train.add_argument("--seed", type=int, help="seed (default 0)")
+    train.add_argument("--num-env-runners", type=int, help="EnvRunner actors, one CPU each")
+    train.add_argument("--checkpoint-frequency", type=int, help="iterations between checkpoints")
+    train.add_argument("--eval-interval", type=int, help="iterations between evaluations (0: off)")
+    train.add_argument("--eval-episodes", type=int, help="episodes per evaluation")
+    train.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="any DynamiteSettings field, VALUE in YAML (e.g. lr=3e-4, env_config.p=0.1)",
+    )
+    train.add_argument("--output", type=Path, help="run directory (default: results/ENV-PRESET)")
+    _add_ray_arguments(train)
+
+    tune = commands.add_parser(
+        "tune",
+        help="run a Ray Tune sweep from an experiment YAML",
+        description="Run the sweep an experiment YAML describes (docs/configs.md). "
+        "Results go to OUTPUT/NAME.",
+    )
+    tune.add_argument("file", type=Path, help="experiment YAML (e.g. tune_configs/smoke.yaml)")
+    tune.add_argument("--output", type=Path, default=Path("results"), help="default: results")
+    tune.add_argument("--resume", action="store_true", help="continue an interrupted sweep")
+    tune.add_argument("--dry-run", action="store_true", help="validate and list, run nothing")
+    _add_ray_arguments(tune)
+
+    evaluate = commands.add_parser(
+        "evaluate",
+        help="evaluate a checkpoint",
+        description="Greedy evaluation episodes of a checkpoint: mean return, return per "
+        "session, steps to adapt after a switch, termination-head precision/recall.",
+    )
+    evaluate.add_argument("checkpoint", type=Path, help="checkpoint, or a run/trial directory")
+    evaluate.add_argument("--episodes", type=int, default=25, help="default: 25")
+    evaluate.add_argument("--seed", type=int, default=0, help="seed of the evaluation envs")
+    evaluate.add_argument("--json", type=Path, help="write the metrics to this JSON file")
+    evaluate.add_argument("--figure", type=Path, help="save the belief picture (PNG)")
+
+    plot = commands.add_parser(
+        "plot",
+        help="figures and a Markdown table from a results directory",
+        description="Learning curves (mean ± std over seeds), an ablation chart or a "
+        "p-sweep box plot, plus a Markdown table of final returns (printed and saved "
+        "beside --out as .md).",
+    )
+    plot.add_argument("results", type=Path, help="a results directory (searched recursively)")
+    plot.add_argument("--out", type=Path, required=True, help="PNG to write")
+    plot.add_argument("--kind", choices=("curves", "ablation", "p-sweep"), default="curves")
+    plot.add_argument(
+        "--metric",
+        default="env_runners/episode_return_mean",
+        help="progress.csv column for curves (default: env_runners/episode_return_mean)",
+    )
+
+    commands.add_parser("envs", help="list the registered envs and their defaults")
+    return parser
+
+
+def _add_ray_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--address", help="Ray cluster address (default: embedded local Ray)")
+    parser.add_argument("-v", "--verbose", action="store_true", help="show Ray's own output")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of ``rllib-dynamite``; returns the exit status."""
+    args = _parser().parse_args(argv)
+    from rllib_dynamite.config import ConfigError
+
+    command = {
+        "train": _train,
+        "tune": _tune,
+        "evaluate": _evaluate,
+        "plot": _plot,
+        "envs": _envs,
+    }[args.command]
+    try:
+        return command(args)
+    except (ConfigError, ValueError, FileNotFoundError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+# -- train -----------------------------------------------------------------------------
+def _train(args: argparse.Namespace) -> int:
+    from rllib_dynamite.config import ConfigError
+    from rllib_dynamite.experiments import Experiment, load_experiment, validate_experiment
+
+    if args.config is not None:
+        experiment = load_experiment(args.config)
+    elif args.env is None:
+        raise ConfigError("train needs --env (or --config FILE.yaml)")
+    else:
+        experiment = Experiment(name="train", env=args.env)
+    settings = dict(experiment.settings)
+    if args.num_env_runners is not None:
+        settings["num_env_runners"] = args.num_env_runners
+    for override in args.overrides:
+        _apply_override(settings, override)
+    changes: dict[str, Any] = {
+        "env": args.env or experiment.env,
+        "settings": settings,
+        **({"presets": (args.preset,)} if args.preset else {}),
+        **({"seeds": (args.seed,)} if args.seed is not None else {}),
+    }
+    for flag, field_name in (
+        ("stop_timesteps", "stop_timesteps"),
+        ("checkpoint_frequency", "checkpoint_frequency"),
+        ("eval_interval", "evaluation_interval"),
+        ("eval_episodes", "evaluation_episodes"),
+    ):
+        if getattr(args, flag) is not None:
+            changes[field_name] = getattr(args, flag)
+    experiment = dataclasses.replace(experiment, **changes)
+    if experiment.num_trials != 1:
+        raise ConfigError(
+            f"train runs one configuration, this one has {experiment.num_trials} "
+            "(presets × seeds × grid points × num_samples); use `rllib-dynamite tune FILE`"
+        )
+    output = args.output or Path("results") / (
+        f"{experiment.env.split('/')[-1]}-{experiment.presets[0]}"
+    )
+    output = output.resolve()
+    experiment = dataclasses.replace(experiment, name=output.name)
+    validate_experiment(experiment)
+    print(
+        f"training {experiment.presets[0]} on {experiment.env} for "
+        f"{experiment.stop_timesteps:,} env steps; results in {output}"
+    )
+    return _run(experiment, output.parent, args, resume=False)
+
+
+def _apply_override(settings: dict[str, Any], override: str) -> None:
+    from rllib_dynamite.config import ConfigError
+
+    key, separator, text = override.partition("=")
+    if not separator or not key:
+        raise ConfigError(f"--set needs KEY=VALUE, got {override!r}")
+    value = yaml.safe_load(text)
+    if key.startswith("env_config."):
+        settings["env_config"] = {**settings.get("env_config", {}), key[11:]: value}
+    else:
+        settings[key] = value
+
+
+def _run(experiment: Any, storage: Path, args: argparse.Namespace, resume: bool) -> int:
+    from rllib_dynamite.experiments import describe, run_experiment
+
+    summary = run_experiment(
+        experiment, storage, address=args.address, resume=resume, verbose=args.verbose
+    )
+    for line in describe(summary):
+        print(line)
+    if summary.failed:
+        print(f"error: {len(summary.failed)} trial(s) failed", file=sys.stderr)
+        return 1
+    return 0
+
+
+# -- tune ------------------------------------------------------------------------------
+def _tune(args: argparse.Namespace) -> int:
+    from rllib_dynamite.experiments import load_experiment
+
+    experiment = load_experiment(args.file)
+    print(
+        f"{args.file}: {experiment.num_trials} trial(s) of {experiment.env} "
+        f"({', '.join(experiment.presets)}; seeds {list(experiment.seeds)}), "
+        f"{experiment.stop_timesteps:,} env steps each; results in "
+        f"{args.output / experiment.name}"
+    )
+    if args.dry_run:
+        return 0
+    return _run(experiment, args.output, args, resume=args.resume)
+
+
+# -- evaluate --------------------------------------------------------------------------
+def _evaluate(args: argparse.Namespace) -> int:
+    from rllib_dynamite.evaluation import Evaluator, write_json
+    from rllib_dynamite.evaluation.checkpoints import find_checkpoint
+
+    checkpoint = find_checkpoint(args.checkpoint)
+    if args.episodes <= 0:
+        raise ValueError(f"--episodes must be > 0, got {args.episodes}")
+    print(f"evaluating {checkpoint} for {args.episodes} episodes")
+    evaluator = Evaluator.from_checkpoint(checkpoint, seed=args.seed)
+    try:
+        report = evaluator.evaluate(args.episodes, with_figure=args.figure is not None)
+    finally:
+        evaluator.stop()
+    for key, value in report.metrics.items():
+        if not isinstance(value, list):
+            print(
+                f"  {key:<34} {value:.4g}" if isinstance(value, float) else f"  {key:<34} {value}"
+            )
+    if args.json:
+        print(f"metrics: {write_json(report, args.json, str(checkpoint))}")
+    if args.figure:
+        if report.figure is None:
+            print("no belief picture: this policy has no belief model")
+        else:
+            args.figure.parent.mkdir(parents=True, exist_ok=True)
+            report.figure.savefig(args.figure, dpi=100)
+            print(f"belief picture: {args.figure}")
+    return 0
+
+
+# -- plot ------------------------------------------------------------------------------
+def _plot(args: argparse.Namespace) -> int:
+    from rllib_dynamite import plotting
+
+    figure_path, table_path, table = plotting.plot(
+        args.results, args.out, kind=args.kind, metric=args.metric
+    )
+    print(table)
+    print(f"figure: {figure_path}\ntable:  {table_path}")
+    return 0
+
+
+# -- envs ------------------------------------------------------------------------------
+def _envs(args: argparse.Namespace) -> int:
+    from rllib_dynamite.envs import ENV_IDS, env_class, env_defaults
+
+    for env_id in ENV_IDS:
+        summary = (env_class(env_id).__doc__ or "").strip().splitlines()[0]
+        defaults = ", ".join(f"{k}={v!r}" for k, v in env_defaults(env_id).items())
+        print(f"{env_id}\n  {summary}\n  defaults: {defaults}")
+    return 0

@@ -1,0 +1,167 @@
+"""Greedy evaluation episodes of a trained policy, with its beliefs (docs/usage.md).
+
+:class:`Evaluator` runs episodes through an RLlib ``SingleAgentEnvRunner`` built from
+the run's own config, so observations pass the same connectors as in training. It
+then re-runs the belief encoder over each episode's observations to recover the
+beliefs and termination logits the policy acted on.
+"""
+
+from __future__ import annotations
+
+import pickle
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from matplotlib.figure import Figure
+from ray.rllib.algorithms.algorithm_config import AlgorithmConfig
+from ray.rllib.core import COMPONENT_LEARNER, COMPONENT_LEARNER_GROUP, COMPONENT_RL_MODULE
+from ray.rllib.core.rl_module.rl_module import RLModule
+from ray.rllib.env.single_agent_env_runner import SingleAgentEnvRunner
+from ray.rllib.utils.checkpoints import Checkpointable
+
+from rllib_dynamite.evaluation import figures
+from rllib_dynamite.evaluation.metrics import (
+    TERMINATION_TOLERANCE,
+    BoundaryCounts,
+    linear_readout,
+    summarize_returns,
+)
+from rllib_dynamite.rl_module import DynamiteRLModule
+
+MODULE_ID = "default_policy"
+
+
+@dataclass
+class EpisodeRecord:
+    """One evaluation episode of ``T`` transitions; index ``t`` is transition ``x_t``.
+
+    ``states``: [T+1, S] the env's observations ``s_0 … s_T``; ``rewards``,
+    ``session_ids``: [T]; ``latents``: [T, L] the latent that produced ``x_t``;
+    ``belief_mean``/``belief_logvar``: [T+1, D] beliefs ``b_{-1} … b_{T-1}`` (row
+    ``t+1`` is the belief after ``x_t``), ``termination_logits``: [T]; the last three
+    are ``None`` for policies without a trained belief model or termination head.
+    """
+
+    states: np.ndarray
+    rewards: np.ndarray
+    session_ids: np.ndarray
+    latents: np.ndarray
+    belief_mean: np.ndarray | None = None
+    belief_logvar: np.ndarray | None = None
+    termination_logits: np.ndarray | None = None
+
+    @property
+    def episode_return(self) -> float:
+        return float(self.rewards.sum())
+
+
+@dataclass
+class EvaluationReport:
+    """Metrics over the episodes (see :mod:`rllib_dynamite.evaluation.metrics`), the
+    episodes themselves, and the belief picture (``None`` without a belief model)."""
+
+    env_id: str
+    metrics: dict[str, Any]
+    episodes: list[EpisodeRecord] = field(repr=False)
+    figure: Figure | None = field(default=None, repr=False)
+
+
+class Evaluator:
+    """Greedy (``explore=False``) evaluation episodes of one policy.
+
+    Args:
+        config: the run's ``AlgorithmConfig`` (from :func:`~rllib_dynamite.config.make_config`
+            or a checkpoint); it is copied and set to one env in the calling process.
+        seed: seeds the evaluation envs (None: random).
+    """
+
+    def __init__(self, config: AlgorithmConfig, seed: int | None = None) -> None:
+        config = config.copy(copy_frozen=False)
+        config.env_runners(num_env_runners=0, num_envs_per_env_runner=1)
+        config.debugging(seed=seed)
+        self.config = config
+        self.env_id = str(config.env)
+        self.settings = config.dynamite_settings
+        self._runner = SingleAgentEnvRunner(config=config)
+
+    @classmethod
+    def from_checkpoint(cls, path: str | Path, seed: int | None = None) -> Evaluator:
+        """An evaluator for the policy in an Algorithm checkpoint directory."""
+        path = Path(path)
+        with open(path / Checkpointable.CLASS_AND_CTOR_ARGS_FILE_NAME, "rb") as file:
+            config_state = pickle.load(file)["ctor_args_and_kwargs"][0][0]
+        evaluator = cls(AlgorithmConfig.from_state(config_state), seed=seed)
+        module_path = (
+            path / COMPONENT_LEARNER_GROUP / COMPONENT_LEARNER / COMPONENT_RL_MODULE / MODULE_ID
+        )
+        module = RLModule.from_checkpoint(module_path)
+        evaluator.set_module_state(module.get_state(inference_only=True))
+        return evaluator
+
+    @property
+    def module(self) -> RLModule:
+        return self._runner.module
+
+    def set_module_state(self, state: dict[str, Any]) -> None:
+        """Load policy weights (an ``RLModule.get_state()``)."""
+        self._runner.set_state({COMPONENT_RL_MODULE: state})
+
+    def evaluate(self, num_episodes: int, with_figure: bool = True) -> EvaluationReport:
+        """Run ``num_episodes`` greedy episodes and compute every metric."""
+        raw = self._runner.sample(num_episodes=num_episodes, explore=False)
+        episodes = [self._record(episode) for episode in raw[:num_episodes]]
+        metrics = summarize_returns(
+            [e.episode_return for e in episodes],
+            [e.rewards for e in episodes],
+            [e.session_ids for e in episodes],
+        )
+        metrics["episodes"] = len(episodes)
+        if all(e.termination_logits is not None for e in episodes):
+            counts = BoundaryCounts()
+            for e in episodes:
+                counts.add(e.termination_logits, e.session_ids, TERMINATION_TOLERANCE)
+            metrics.update(counts.summary(TERMINATION_TOLERANCE))
+        readout = None
+        if all(e.belief_mean is not None for e in episodes):
+            readout, _, metrics["belief_readout_r2"] = linear_readout(
+                np.concatenate([e.belief_mean[1:] for e in episodes]),
+                np.concatenate([e.latents for e in episodes]),
+            )
+        figure = None
+        if with_figure and readout is not None:
+            figure = figures.belief_figure(
+                self.env_id,
+                episodes,
+                self.module,
+                readout,
+                binary_reward=self.settings.reward_loss == "bce",
+            )
+        return EvaluationReport(self.env_id, metrics, episodes, figure)
+
+    def stop(self) -> None:
+        self._runner.stop()
+
+    def _record(self, episode: Any) -> EpisodeRecord:
+        observations = np.asarray(episode.get_observations(), dtype=np.float32)
+        infos = episode.get_infos()[1:]  # infos[t + 1] labels transition x_t
+        record = EpisodeRecord(
+            states=observations,
+            rewards=np.asarray(episode.get_rewards(), dtype=np.float64),
+            session_ids=np.array([info["session_id"] for info in infos], dtype=np.int64),
+            latents=np.stack([np.asarray(info["latent"], np.float64) for info in infos]),
+        )
+        module = self.module
+        if not (isinstance(module, DynamiteRLModule) and self.settings.use_vae):
+            return record
+        record.states = observations[:, : module.obs_dim]
+        with torch.no_grad():
+            initial_state = torch.zeros(1, module.gru_hidden_dim)
+            encoded = module.encode(torch.from_numpy(observations)[None], initial_state)
+        record.belief_mean = encoded.belief_mean[0].numpy().astype(np.float64)
+        record.belief_logvar = encoded.belief_logvar[0].numpy().astype(np.float64)
+        if self.settings.termination_head:
+            record.termination_logits = encoded.termination_logit[0, 1:].numpy()
+        return record

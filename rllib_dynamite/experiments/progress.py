@@ -1,0 +1,73 @@
+"""One console line per training iteration, instead of Tune's tables and Ray's logs."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any, TextIO
+
+from ray import tune
+
+
+def format_duration(seconds: float) -> str:
+    """``H:MM:SS``."""
+    seconds = int(max(seconds, 0))
+    return f"{seconds // 3600}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"
+
+
+class ProgressReporter(tune.Callback):
+    """Print iteration, env steps, return, elapsed and remaining time of every trial.
+
+    Remaining time extrapolates the trial's own speed so far to ``stop_timesteps``.
+    Evaluation results get a second line.
+    """
+
+    def __init__(self, stop_timesteps: int, stream: TextIO | None = None) -> None:
+        self.stop_timesteps = stop_timesteps
+        self.stream = stream
+
+    def _print(self, line: str) -> None:
+        print(line, file=self.stream or sys.stdout, flush=True)
+
+    def on_trial_start(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+        self._print(f"[{trial}] started ({len(trials)} trial(s) in this run)")
+
+    def on_trial_result(
+        self, iteration: int, trials: list, trial: Any, result: dict, **info: Any
+    ) -> None:
+        steps = int(result.get("num_env_steps_sampled_lifetime", 0))
+        elapsed = float(result.get("time_total_s", 0.0))
+        remaining = elapsed / steps * max(self.stop_timesteps - steps, 0) if steps else 0.0
+        episode_return = result.get("env_runners", {}).get("episode_return_mean", float("nan"))
+        self._print(
+            f"[{trial}] iter {result.get('training_iteration', 0):>4} | "
+            f"env steps {steps:>11,}/{self.stop_timesteps:,} | "
+            f"return {episode_return:9.3f} | "
+            f"{format_duration(elapsed)} elapsed | ~{format_duration(remaining)} left"
+        )
+        evaluation = result.get("evaluation")
+        if evaluation:
+            self._print(f"[{trial}]   evaluation: {evaluation_line(evaluation)}")
+
+    def on_trial_complete(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+        self._print(f"[{trial}] finished")
+
+    def on_trial_error(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+        self._print(f"[{trial}] FAILED; see {trial.path}/error.txt")
+
+
+def evaluation_line(metrics: dict[str, Any]) -> str:
+    """A one-line summary of evaluation metrics."""
+    parts = [
+        f"return {metrics['episode_return_mean']:.3f} ± {metrics['episode_return_std']:.3f}",
+        f"per session {metrics['session_return_mean']:.3f}",
+        f"adapt {metrics['steps_to_adapt_mean']:.1f} steps "
+        f"({metrics['adapted_fraction']:.0%} of {metrics['switches']} switches)",
+    ]
+    if "termination_precision" in metrics:
+        parts.append(
+            f"termination P/R {metrics['termination_precision']:.2f}/"
+            f"{metrics['termination_recall']:.2f}"
+        )
+    if "belief_readout_r2" in metrics:
+        parts.append(f"belief R² {metrics['belief_readout_r2']:.2f}")
+    return " | ".join(parts)

@@ -1,0 +1,253 @@
+"""Experiment YAML files: schema, validation and Tune's parameter space (docs/configs.md).
+
+A file names one env, one or more presets, seeds, a budget and any
+:class:`~rllib_dynamite.config.DynamiteSettings` overrides, where a value may be a Tune
+grid ``{grid_search: [...]}``. :func:`load_experiment` checks everything, every grid
+point included, before Ray starts: an unknown key is named with the closest valid
+one, a wrong type names the field.
+"""
+
+from __future__ import annotations
+
+import copy
+import difflib
+import itertools
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from rllib_dynamite.config import PRESETS, ConfigError, resolve_settings
+from rllib_dynamite.envs import ENV_IDS, make
+
+GRID = "grid_search"
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _list_of(check: Callable[[Any], bool]) -> Callable[[Any], bool]:
+    return lambda value: isinstance(value, list) and bool(value) and all(map(check, value))
+
+
+_STRING = (lambda v: isinstance(v, str) and v.strip() != "", "a non-empty string")
+_POSITIVE = (lambda v: _is_int(v) and v > 0, "an integer > 0")
+_NON_NEGATIVE = (lambda v: _is_int(v) and v >= 0, "an integer >= 0")
+_MAPPING = (lambda v: isinstance(v, dict), "a mapping")
+
+# key: (check, type in words, one-line help). Order is the documented order.
+TOP_LEVEL: dict[str, tuple[Callable[[Any], bool], str, str]] = {
+    "name": (
+        lambda v: _STRING[0](v) and "/" not in v,
+        "a non-empty string without '/'",
+        "experiment name: results go to OUTPUT/NAME (default: the file's stem)",
+    ),
+    "description": (lambda v: isinstance(v, str), "a string", "free text, for readers"),
+    "env": (*_STRING, "a registered env id (`rllib-dynamite envs`)"),
+    "preset": (*_STRING, "one preset (method.md §4); or use `presets`"),
+    "presets": (
+        _list_of(_STRING[0]),
+        "a non-empty list of strings",
+        "several presets, one grid axis",
+    ),
+    "seeds": (
+        _list_of(_is_int),
+        "a non-empty list of integers",
+        "one trial per seed (default [0])",
+    ),
+    "stop_timesteps": (*_POSITIVE, "stop a trial after this many env steps sampled"),
+    "checkpoint_frequency": (*_NON_NEGATIVE, "checkpoint every N iterations (0: only at the end)"),
+    "num_samples": (*_POSITIVE, "Tune's num_samples: repeats of every grid point (default 1)"),
+    "evaluation_interval": (*_NON_NEGATIVE, "evaluate every N iterations and at the end (0: off)"),
+    "evaluation_episodes": (*_POSITIVE, "greedy episodes per evaluation (default 10)"),
+    "settings": (*_MAPPING, "DynamiteSettings fields; a value may be {grid_search: [...]}"),
+    "resources": (*_MAPPING, "the embedded local Ray and trial concurrency (below)"),
+}
+RESOURCES: dict[str, tuple[Callable[[Any], bool], str, str]] = {
+    "num_cpus": (
+        *_POSITIVE,
+        "CPUs of the embedded local Ray (default: all); ignored with --address",
+    ),
+    "object_store_memory_mb": (
+        *_POSITIVE,
+        "object store of the embedded local Ray, MiB (default 300)",
+    ),
+    "max_concurrent_trials": (*_POSITIVE, "trials at once (default: as many as the CPUs fit)"),
+}
+
+
+@dataclass(frozen=True)
+class Resources:
+    """The ``resources:`` block (see :data:`RESOURCES`)."""
+
+    num_cpus: int | None = None
+    object_store_memory_mb: int = 300
+    max_concurrent_trials: int | None = None
+
+
+@dataclass(frozen=True)
+class Experiment:
+    """A validated experiment file (see :data:`TOP_LEVEL` for each field)."""
+
+    name: str
+    env: str
+    presets: tuple[str, ...] = ("dynamite",)
+    seeds: tuple[int, ...] = (0,)
+    stop_timesteps: int = 1_000_000
+    checkpoint_frequency: int = 10
+    num_samples: int = 1
+    evaluation_interval: int = 10
+    evaluation_episodes: int = 10
+    settings: dict[str, Any] = field(default_factory=dict)
+    resources: Resources = field(default_factory=Resources)
+    description: str = ""
+
+    def grid_points(self) -> Iterator[dict[str, Any]]:
+        """Every concrete ``settings`` dict the sweep will run (grids expanded)."""
+        return expand_grid(self.settings)
+
+    @property
+    def num_trials(self) -> int:
+        points = sum(1 for _ in self.grid_points())
+        return len(self.presets) * len(self.seeds) * points * self.num_samples
+
+    def param_space(self) -> dict[str, Any]:
+        """Tune's parameter space: the trial config that
+        :class:`~rllib_dynamite.experiments.trainable.DynamiteTrainable` builds from."""
+        return {
+            "env": self.env,
+            "preset": _maybe_grid(self.presets),
+            "settings": {**copy.deepcopy(self.settings), "seed": _maybe_grid(self.seeds)},
+            "stop_timesteps": self.stop_timesteps,
+            "evaluation_interval": self.evaluation_interval,
+            "evaluation_episodes": self.evaluation_episodes,
+        }
+
+
+def load_experiment(path: str | Path) -> Experiment:
+    """Read and validate an experiment YAML file.
+
+    Raises:
+        FileNotFoundError: no such file.
+        ConfigError: bad YAML, an unknown key, a wrong type or a bad value; the message
+            starts with the file name and names the key.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no such experiment file: {path}")
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f" (line {mark.line + 1})" if mark else ""
+        problem = getattr(error, "problem", None) or str(error)
+        raise ConfigError(f"{path}: not valid YAML{where}: {problem}") from None
+    try:
+        return experiment_from_dict(raw, default_name=path.stem)
+    except ConfigError as error:
+        raise ConfigError(f"{path}: {error}") from None
+
+
+def experiment_from_dict(raw: Any, default_name: str = "experiment") -> Experiment:
+    """Validate a parsed experiment (see :func:`load_experiment`)."""
+    if not isinstance(raw, dict):
+        raise ConfigError("an experiment file must be a mapping of keys (name, env, ...)")
+    _check_keys(raw, TOP_LEVEL, "")
+    if "preset" in raw and "presets" in raw:
+        raise ConfigError("give either 'preset' or 'presets', not both")
+    if "env" not in raw:
+        raise ConfigError("missing key 'env'")
+    presets = raw.get("presets", [raw.get("preset", "dynamite")])
+    settings = raw.get("settings") or {}
+    resources = raw.get("resources") or {}
+    _check_keys(resources, RESOURCES, "resources.")
+    scalars = {k: raw[k] for k in TOP_LEVEL if k in raw and k not in _STRUCTURED}
+    experiment = Experiment(
+        **{**{"name": default_name}, **scalars},
+        presets=tuple(presets),
+        seeds=tuple(raw.get("seeds", [0])),
+        settings=settings,
+        resources=Resources(**resources),
+    )
+    validate_experiment(experiment)
+    return experiment
+
+
+_STRUCTURED = ("preset", "presets", "seeds", "settings", "resources")
+
+
+def validate_experiment(experiment: Experiment) -> None:
+    """Check env, presets and settings: resolve every (preset, grid point) and build each
+    distinct env once, so a bad value fails here rather than in a trial."""
+    if experiment.env not in ENV_IDS:
+        raise ConfigError(f"env: unknown env {experiment.env!r}{_closest(experiment.env, ENV_IDS)}")
+    for preset in experiment.presets:
+        if preset not in PRESETS:
+            raise ConfigError(f"preset: unknown preset {preset!r}{_closest(preset, PRESETS)}")
+    if "seed" in experiment.settings:
+        raise ConfigError("settings.seed: give seeds with the top-level 'seeds' list")
+    env_kwargs_seen: list[dict[str, Any]] = []
+    for preset, point in itertools.product(experiment.presets, experiment.grid_points()):
+        try:
+            settings = resolve_settings(experiment.env, preset, **point, seed=experiment.seeds[0])
+        except ConfigError as error:
+            raise ConfigError(f"settings: {error}") from None
+        if settings.env_kwargs not in env_kwargs_seen:
+            env_kwargs_seen.append(settings.env_kwargs)
+            try:
+                make(experiment.env, **settings.env_kwargs).close()
+            except (TypeError, ValueError) as error:
+                raise ConfigError(f"settings.env_config: {error}") from None
+
+
+def expand_grid(settings: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    """Each combination of the ``{grid_search: [...]}`` values in ``settings`` (top-level
+    fields, and keys of ``env_config``)."""
+    axes = list(_grid_axes(settings))
+    for values in itertools.product(*(options for _, options in axes)):
+        point = copy.deepcopy(settings)
+        for (keys, _), value in zip(axes, values, strict=True):
+            target = point
+            for key in keys[:-1]:
+                target = target[key]
+            target[keys[-1]] = value
+        yield point
+
+
+def _grid_axes(settings: dict[str, Any]) -> Iterator[tuple[tuple[str, ...], list[Any]]]:
+    for key, value in settings.items():
+        if _is_grid(value, f"settings.{key}"):
+            yield (key,), value[GRID]
+        elif key == "env_config" and isinstance(value, dict):
+            for env_key, env_value in value.items():
+                if _is_grid(env_value, f"settings.env_config.{env_key}"):
+                    yield (key, env_key), env_value[GRID]
+
+
+def _is_grid(value: Any, where: str) -> bool:
+    if not (isinstance(value, dict) and GRID in value):
+        return False
+    if set(value) != {GRID} or not isinstance(value[GRID], list) or not value[GRID]:
+        raise ConfigError(f"{where}: a grid is {{{GRID}: [value, ...]}} with a non-empty list")
+    return True
+
+
+def _check_keys(raw: dict[str, Any], schema: dict[str, tuple], prefix: str) -> None:
+    for key, value in raw.items():
+        if key not in schema:
+            raise ConfigError(f"unknown key '{prefix}{key}'{_closest(str(key), schema, prefix)}")
+        check, kind, _ = schema[key]
+        if not check(value):
+            raise ConfigError(f"{prefix}{key} must be {kind}, got {value!r}")
+
+
+def _closest(name: str, candidates: Any, prefix: str = "") -> str:
+    match = difflib.get_close_matches(name, list(candidates), n=1)
+    return f" (did you mean '{prefix}{match[0]}'?)" if match else ""
+
+
+def _maybe_grid(values: tuple[Any, ...]) -> Any:
+    return values[0] if len(values) == 1 else {GRID: list(values)}

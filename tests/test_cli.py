@@ -1,0 +1,146 @@
+"""``rllib-dynamite`` end to end on tiny settings: train, evaluate, plot, tune, errors."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+from rllib_dynamite.cli import main
+
+GRID = "rllib_dynamite/GridNavi-v0"
+ROOT = Path(__file__).parent.parent
+TINY = ["--set", "num_env_runners=0", "--set", "num_envs_per_env_runner=2"]
+VAE_TAGS = ("reconstruction_loss", "kl_loss", "consistency_loss", "termination_loss")
+
+
+def _scalar_tags(trial_dir: Path) -> list[str]:
+    accumulator = EventAccumulator(str(trial_dir), size_guidance={"scalars": 0})
+    accumulator.Reload()
+    return accumulator.Tags()["scalars"]
+
+
+def _trial_dirs(experiment_dir: Path) -> list[Path]:
+    return sorted(p.parent for p in experiment_dir.glob("*/params.json"))
+
+
+@pytest.fixture(scope="module")
+def train_run(ray_local, tmp_path_factory):
+    """One ``train`` run of 2 iterations (2 envs × 60 steps each), evaluated every one."""
+    output = tmp_path_factory.mktemp("train") / "run"
+    argv = ["train", "--env", GRID, "--stop-timesteps", "240", "--checkpoint-frequency", "1",
+            "--eval-interval", "1", "--eval-episodes", "2", "--output", str(output), *TINY]  # fmt: skip
+    return output, main(argv)
+
+
+def test_train_writes_checkpoint_and_event_files(train_run, capsys):
+    output, status = train_run
+    assert status == 0
+    (trial,) = _trial_dirs(output)
+    assert len(list(trial.glob("checkpoint_*"))) == 2
+    progress = (trial / "progress.csv").read_text().splitlines()
+    assert len(progress) == 1 + 2  # header + 2 iterations
+    tags = _scalar_tags(trial)
+    for term in VAE_TAGS:
+        assert f"ray/tune/learners/default_policy/vae_{term}" in tags
+    for name in ("episode_return_mean", "steps_to_adapt_mean", "termination_recall"):
+        assert f"ray/tune/evaluation/{name}" in tags
+    assert "ray/tune/env_steps_per_second" in tags
+    images = EventAccumulator(str(trial / "belief"), size_guidance={"images": 0})
+    images.Reload()
+    assert [event.step for event in images.Images("evaluation/belief")] == [1, 2]
+
+
+def test_evaluate_reads_the_checkpoint_and_writes_json(train_run, tmp_path, capsys):
+    output, _ = train_run
+    json_path, figure_path = tmp_path / "eval.json", tmp_path / "belief.png"
+    argv = ["evaluate", str(output), "--episodes", "3", "--json", str(json_path),
+            "--figure", str(figure_path)]  # fmt: skip
+    assert main(argv) == 0
+    report = json.loads(json_path.read_text())
+    assert report["env"] == GRID and len(report["episodes"]) == 3
+    for key in ("episode_return_mean", "session_return_mean", "steps_to_adapt_mean",
+                "termination_precision", "termination_recall", "belief_readout_r2"):  # fmt: skip
+        assert key in report["metrics"]
+    assert figure_path.stat().st_size > 10_000
+    assert "episode_return_mean" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("kind", ["curves", "ablation", "p-sweep"])
+def test_plot_writes_png_and_markdown_table(train_run, tmp_path, capsys, kind):
+    output, _ = train_run
+    figure = tmp_path / f"{kind}.png"
+    assert main(["plot", str(output), "--out", str(figure), "--kind", kind]) == 0
+    assert figure.stat().st_size > 10_000
+    table = figure.with_suffix(".md").read_text()
+    assert "| GridNavi-v0 | dynamite |" in table
+    assert table in capsys.readouterr().out
+
+
+def test_tune_smoke_yaml_logs_the_dynamite_losses(ray_local, tmp_path, capsys):
+    assert main(["tune", str(ROOT / "tune_configs" / "smoke.yaml"), "--output", str(tmp_path)]) == 0
+    trials = _trial_dirs(tmp_path / "smoke")
+    assert [t.name.split("_")[1] for t in trials] == ["seed=0", "seed=1"]
+    for trial in trials:
+        tags = _scalar_tags(trial)
+        for term in VAE_TAGS:
+            assert f"ray/tune/learners/default_policy/vae_{term}" in tags
+    out = capsys.readouterr().out
+    assert "iter    1" in out and "tensorboard --logdir" in out
+    # A finished sweep resumes to the same trials without training again.
+    assert main(["tune", str(ROOT / "tune_configs" / "smoke.yaml"), "--output", str(tmp_path),
+                 "--resume"]) == 0  # fmt: skip
+    assert _trial_dirs(tmp_path / "smoke") == trials
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("env: rllib_dynamite/GridNavi-v0\nsetings: {}\n", "did you mean 'settings'?"),
+        ("env: rllib_dynamite/GridNavi-v0\nsettings: {gamma: high}\n", "'gamma' must be"),
+        (None, "no such experiment file"),
+    ],
+    ids=["unknown-key", "wrong-type", "missing-file"],
+)
+def test_bad_files_fail_with_one_line_before_ray_starts(
+    tmp_path, monkeypatch, capsys, text, message
+):
+    import ray
+
+    def no_ray(*args, **kwargs):
+        raise AssertionError("Ray must not start for an invalid file")
+
+    monkeypatch.setattr(ray, "init", no_ray)
+    path = tmp_path / "experiment.yaml"
+    if text is not None:
+        path.write_text(text)
+    assert main(["tune", str(path)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: ") and message in err[0]
+
+
+def test_console_script_error_has_no_traceback(tmp_path):
+    run = subprocess.run(
+        [sys.executable, "-m", "rllib_dynamite", "tune", str(tmp_path / "nope.yaml")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert run.returncode == 2
+    assert "Traceback" not in run.stderr
+    assert run.stderr.strip().splitlines()[-1] == f"error: no such experiment file: {tmp_path}/nope.yaml"
+
+
+def test_train_rejects_a_sweep(capsys):
+    assert main(["train", "--config", str(ROOT / "tune_configs" / "smoke.yaml")]) == 2
+    assert "use `rllib-dynamite tune FILE`" in capsys.readouterr().err
+
+
+def test_envs_lists_every_env_with_defaults(capsys):
+    assert main(["envs"]) == 0
+    out = capsys.readouterr().out
+    for name in ("GridNavi-v0", "Reacher-v0", "HalfCheetahVel-v0", "ScratchItch-v0"):
+        assert f"rllib_dynamite/{name}" in out
+    assert "p=0.07" in out

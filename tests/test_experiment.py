@@ -1,0 +1,116 @@
+"""Experiment YAML schema, grids, trial names and the progress line (no Ray)."""
+
+import io
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+from rllib_dynamite.config import ConfigError
+from rllib_dynamite.experiments import experiment_from_dict, load_experiment
+from rllib_dynamite.experiments.launch import trial_name
+from rllib_dynamite.experiments.progress import ProgressReporter
+
+TUNE_CONFIGS = sorted((Path(__file__).parent.parent / "tune_configs").glob("*.yaml"))
+GRID = "rllib_dynamite/GridNavi-v0"
+
+
+@pytest.mark.parametrize("path", TUNE_CONFIGS, ids=lambda p: p.name)
+def test_every_tune_config_validates(path):
+    experiment = load_experiment(path)
+    assert experiment.num_trials >= 2
+    assert experiment.name == path.stem
+
+
+def test_paper_experiments_cover_every_method_and_seed():
+    names = {p.stem for p in TUNE_CONFIGS}
+    assert {"gridnavi", "reacher", "halfcheetah_vel", "scratch_itch"} <= names
+    methods = {"dynamite", "varibad", "rl2", "oracle", "no_consistency", "no_conditioning",
+               "no_masking"}  # fmt: skip
+    for name in ("gridnavi", "reacher", "halfcheetah_vel", "scratch_itch"):
+        experiment = load_experiment(Path(TUNE_CONFIGS[0].parent, f"{name}.yaml"))
+        assert set(experiment.presets) == methods
+        assert len(experiment.seeds) == (3 if name == "scratch_itch" else 5)
+    sweep = load_experiment(Path(TUNE_CONFIGS[0].parent, "halfcheetah_vel_p_sweep.yaml"))
+    assert sweep.num_trials == 2 * 5 * 6
+
+
+@pytest.mark.parametrize(
+    "raw, message",
+    [
+        ({"env": GRID, "setings": {}}, "unknown key 'setings' (did you mean 'settings'?)"),
+        ({"env": GRID, "resources": {"num_cpu": 2}}, "did you mean 'resources.num_cpus'"),
+        ({"env": GRID, "settings": {"lrr": 0.1}}, "unknown setting 'lrr' (did you mean 'lr'?)"),
+        ({"env": GRID, "stop_timesteps": "2e7"}, "stop_timesteps must be an integer > 0"),
+        ({"env": GRID, "seeds": 3}, "seeds must be a non-empty list of integers"),
+        ({"env": GRID, "settings": {"lr": "fast"}}, "setting 'lr' must be"),
+        ({"env": "GridNavi"}, "unknown env 'GridNavi'"),
+        ({"env": GRID, "presets": ["dynamite", "varibat"]}, "did you mean 'varibad'"),
+        ({"env": GRID, "preset": "rl2", "presets": ["rl2"]}, "either 'preset' or 'presets'"),
+        ({"env": GRID, "settings": {"seed": 1}}, "settings.seed"),
+        ({"env": GRID, "settings": {"lr": {"grid_search": []}}}, "settings.lr: a grid is"),
+        ({"env": GRID, "settings": {"env_config": {"p": {"grid_search": [0.1, 3]}}}}, "p must"),
+        ({"env": GRID, "settings": {"env_config": {"q": 0.1}}}, "unknown argument 'q'"),
+        ({"settings": {}}, "missing key 'env'"),
+    ],
+)
+def test_bad_experiments_name_the_key(raw, message):
+    with pytest.raises(ConfigError, match=None) as error:
+        experiment_from_dict(raw)
+    assert message in str(error.value)
+
+
+def test_grid_expansion_and_param_space():
+    experiment = experiment_from_dict(
+        {
+            "env": GRID,
+            "presets": ["dynamite", "varibad"],
+            "seeds": [0, 1, 2],
+            "settings": {
+                "lr": {"grid_search": [1e-3, 3e-4]},
+                "env_config": {"p": {"grid_search": [0.0, 0.5]}},
+            },
+        }
+    )
+    assert experiment.num_trials == 2 * 3 * 2 * 2
+    points = list(experiment.grid_points())
+    assert {(p["lr"], p["env_config"]["p"]) for p in points} == {
+        (1e-3, 0.0), (1e-3, 0.5), (3e-4, 0.0), (3e-4, 0.5)
+    }  # fmt: skip
+    space = experiment.param_space()
+    assert space["preset"] == {"grid_search": ["dynamite", "varibad"]}
+    assert space["settings"]["seed"] == {"grid_search": [0, 1, 2]}
+    assert space["settings"]["lr"] == {"grid_search": [1e-3, 3e-4]}
+
+
+def test_missing_and_malformed_files(tmp_path):
+    with pytest.raises(FileNotFoundError, match="no such experiment file"):
+        load_experiment(tmp_path / "missing.yaml")
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("env: [\n")
+    with pytest.raises(ConfigError, match=r"broken.yaml: not valid YAML \(line 2\)"):
+        load_experiment(broken)
+
+
+def test_trial_names_carry_preset_seed_and_grid_values():
+    trial = SimpleNamespace(
+        config={"preset": "varibad", "settings": {"seed": 3, "env_config": {"p": 0.2}}},
+        evaluated_params={"preset": "varibad", "settings/seed": 3, "settings/env_config/p": 0.2},
+        trial_id="ab12c_00007",
+    )
+    assert trial_name(trial) == "varibad_seed=3_p=0.2_ab12c_00007"
+
+
+def test_progress_line_shows_steps_return_and_time_left():
+    stream = io.StringIO()
+    reporter = ProgressReporter(stop_timesteps=4000, stream=stream)
+    result = {
+        "training_iteration": 3,
+        "num_env_steps_sampled_lifetime": 1000,
+        "time_total_s": 60.0,
+        "env_runners": {"episode_return_mean": -1.25},
+    }
+    reporter.on_trial_result(3, [], "trial_a", result)
+    line = stream.getvalue()
+    assert "iter    3" in line and "1,000/4,000" in line and "-1.250" in line
+    assert "0:01:00 elapsed" in line and "~0:03:00 left" in line
