@@ -19,7 +19,10 @@ from ray.rllib.algorithms.ppo import PPOConfig
 from ray.rllib.core.rl_module.default_model_config import DefaultModelConfig
 from ray.rllib.core.rl_module.rl_module import RLModuleSpec
 
+from rllib_dynamite.connectors import AddSessionIdsToBatch, PrevActionRewardObservation
 from rllib_dynamite.envs import ENV_IDS, env_defaults, validate_env_kwargs
+from rllib_dynamite.learner import DynamiteLearner
+from rllib_dynamite.rl_module import DynamiteRLModule
 
 PRESETS = (
     "dynamite",
@@ -31,6 +34,7 @@ PRESETS = (
     "oracle",
     "markov_ppo",
 )
+MAX_TERMINATION_POS_WEIGHT = 100.0
 # Presets whose policy is a memoryless MLP (RLlib's default PPO module).
 MEMORYLESS_PRESETS = ("oracle", "markov_ppo")
 
@@ -67,7 +71,7 @@ class DynamiteSettings:
     kl_weight: float = 0.1  # β_KL
     consistency_weight: float = 0.5  # λ_cons
     termination_weight: float = 1.0  # λ_term
-    termination_pos_weight: float = 0.0  # weight of boundary steps in L_term; 0: (1-p)/p, ≤ 100
+    termination_pos_weight: float = 0.0  # weight of boundary steps in L_term; 0: (1-p)/p ≤ 100
     vae_buffer_episodes: int = 2_000  # capacity of the recent-episode buffer
     vae_batch_episodes: int = 10  # episodes per belief-model update
     vae_updates_per_iteration: int = 1  # belief-model updates per training iteration
@@ -234,6 +238,11 @@ def resolve_settings(env: str, preset: str = "dynamite", **overrides: Any) -> Dy
         validate_env_kwargs(env, settings.env_kwargs)
     except ValueError as error:
         raise ConfigError(f"env_config: {error}") from None
+    if not settings.termination_pos_weight:
+        # Boundaries are rare: weigh them by (1 - p) / p, capped (method.md §3 [choice]).
+        p = session_switch_probability(env, settings)
+        weight = min((1.0 - p) / p, MAX_TERMINATION_POS_WEIGHT) if p > 0 else 1.0
+        settings = dataclasses.replace(settings, termination_pos_weight=weight)
     return settings
 
 
@@ -264,14 +273,10 @@ class DynamiteConfig(PPOConfig):
 
 
 def _env_to_module(env: Any = None, spaces: Any = None, device: Any = None) -> Any:
-    from rllib_dynamite.connectors import PrevActionRewardObservation
-
     return PrevActionRewardObservation()
 
 
 def _learner_connector(observation_space: Any = None, action_space: Any = None) -> Any:
-    from rllib_dynamite.connectors import AddSessionIdsToBatch
-
     return AddSessionIdsToBatch()
 
 
@@ -298,9 +303,6 @@ def make_config(env: str, preset: str = "dynamite", **overrides: Any) -> PPOConf
         ConfigError: an unknown env, preset or setting, or a bad value; the message
             names it.
     """
-    from rllib_dynamite.learner import DynamiteLearner
-    from rllib_dynamite.rl_module import DynamiteRLModule
-
     settings = resolve_settings(env, preset, **overrides)
     H = horizon(env, settings)
     episodes = settings.episodes_per_iteration or (
@@ -349,7 +351,7 @@ def make_config(env: str, preset: str = "dynamite", **overrides: Any) -> PPOConf
         )
         return config
     config.env_runners(env_to_module_connector=_env_to_module)
-    config.training(learner_class=DynamiteLearner, learner_connector=_learner_connector)
+    config.learners(learner_class=DynamiteLearner, learner_connector=_learner_connector)
     config.rl_module(
         rl_module_spec=RLModuleSpec(
             module_class=DynamiteRLModule,

@@ -21,8 +21,6 @@ from rllib_dynamite.connectors import SESSION_ID
 from rllib_dynamite.episode_buffer import EpisodeBuffer
 from rllib_dynamite.rl_module import BELIEF_LOGVAR, BELIEF_MEAN, DynamiteRLModule
 
-MAX_TERMINATION_POS_WEIGHT = 100.0
-
 
 class DynamiteLearner(PPOTorchLearner):
     """PPO Learner with DynaMITE-RL's belief-model losses and switches.
@@ -138,15 +136,6 @@ class DynamiteLearner(PPOTorchLearner):
             key=module_id,
             window=1,
         )
-
-    def _pos_weight(self, module_id: ModuleID) -> float:
-        settings = self._settings(module_id)
-        if settings.termination_pos_weight:
-            return settings.termination_pos_weight
-        p = float(self.config.get_config_for_module(module_id).env_config.get("p", 0.0) or 0.0)
-        if p <= 0.0:
-            return 1.0
-        return min((1.0 - p) / p, MAX_TERMINATION_POS_WEIGHT)
 
 
 def _subsample(length: int, count: int, generator: torch.Generator | None) -> torch.Tensor:
