@@ -47,6 +47,9 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument("--eval-interval", type=int, help="iterations between evaluations (0: off)")
     train.add_argument("--eval-episodes", type=int, help="episodes per evaluation")
     train.add_argument(
+        "--eval-explore", action="store_true", help="sample evaluation actions (default: greedy)"
+    )
+    train.add_argument(
         "--set",
         dest="overrides",
         action="append",
@@ -80,6 +83,9 @@ def _parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--seed", type=int, default=0, help="seed of the evaluation envs")
     evaluate.add_argument("--json", type=Path, help="write the metrics to this JSON file")
     evaluate.add_argument("--figure", type=Path, help="save the belief picture (PNG)")
+    evaluate.add_argument(
+        "--explore", action="store_true", help="sample actions from the policy (default: greedy)"
+    )
 
     plot = commands.add_parser(
         "plot",
@@ -158,6 +164,8 @@ def _train(args: argparse.Namespace) -> int:
     ):
         if getattr(args, flag) is not None:
             changes[field_name] = getattr(args, flag)
+    if args.eval_explore:
+        changes["evaluation_explore"] = True
     experiment = dataclasses.replace(experiment, **changes)
     if experiment.num_trials != 1:
         raise ConfigError(
@@ -228,10 +236,13 @@ def _evaluate(args: argparse.Namespace) -> int:
     checkpoint = find_checkpoint(args.checkpoint)
     if args.episodes <= 0:
         raise ValueError(f"--episodes must be > 0, got {args.episodes}")
-    print(f"evaluating {checkpoint} for {args.episodes} episodes")
+    mode = "sampled" if args.explore else "greedy"
+    print(f"evaluating {checkpoint}: {args.episodes} episodes, {mode} actions")
     evaluator = Evaluator.from_checkpoint(checkpoint, seed=args.seed)
     try:
-        report = evaluator.evaluate(args.episodes, with_figure=args.figure is not None)
+        report = evaluator.evaluate(
+            args.episodes, with_figure=args.figure is not None, explore=args.explore
+        )
     finally:
         evaluator.stop()
     for key, value in report.metrics.items():

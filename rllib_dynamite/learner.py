@@ -122,7 +122,7 @@ class DynamiteLearner(PPOTorchLearner):
         obs, session_ids, valid = self._buffer(module_id).sample(settings.vae_batch_episodes)
         obs, session_ids, valid = (x.to(self._device) for x in (obs, session_ids, valid))
         vae_losses = vae_loss(
-            module, obs, session_ids, valid, settings, self._pos_weight(module_id)
+            module, obs, session_ids, valid, settings, settings.termination_pos_weight
         )
         optimizer = self.get_optimizer(module_id, "vae")
         optimizer.zero_grad(set_to_none=True)

@@ -31,7 +31,8 @@ def train_run(ray_local, tmp_path_factory):
     """One ``train`` run of 2 iterations (2 envs × 60 steps each), evaluated every one."""
     output = tmp_path_factory.mktemp("train") / "run"
     argv = ["train", "--env", GRID, "--stop-timesteps", "240", "--checkpoint-frequency", "1",
-            "--eval-interval", "1", "--eval-episodes", "2", "--output", str(output), *TINY]  # fmt: skip
+            "--eval-interval", "1", "--eval-episodes", "2", "--output", str(output),
+            *TINY]  # fmt: skip
     return output, main(argv)
 
 
@@ -130,7 +131,8 @@ def test_console_script_error_has_no_traceback(tmp_path):
     )
     assert run.returncode == 2
     assert "Traceback" not in run.stderr
-    assert run.stderr.strip().splitlines()[-1] == f"error: no such experiment file: {tmp_path}/nope.yaml"
+    expected = f"error: no such experiment file: {tmp_path}/nope.yaml"
+    assert run.stderr.strip().splitlines()[-1] == expected
 
 
 def test_train_rejects_a_sweep(capsys):

@@ -55,7 +55,7 @@ def test_paper_experiments_cover_every_method_and_seed():
     ],
 )
 def test_bad_experiments_name_the_key(raw, message):
-    with pytest.raises(ConfigError, match=None) as error:
+    with pytest.raises(ConfigError) as error:
         experiment_from_dict(raw)
     assert message in str(error.value)
 

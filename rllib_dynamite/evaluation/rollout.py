@@ -70,7 +70,7 @@ class EvaluationReport:
 
 
 class Evaluator:
-    """Greedy (``explore=False``) evaluation episodes of one policy.
+    """Evaluation episodes of one policy.
 
     Args:
         config: the run's ``AlgorithmConfig`` (from :func:`~rllib_dynamite.config.make_config`
@@ -90,7 +90,7 @@ class Evaluator:
     @classmethod
     def from_checkpoint(cls, path: str | Path, seed: int | None = None) -> Evaluator:
         """An evaluator for the policy in an Algorithm checkpoint directory."""
-        path = Path(path)
+        path = Path(path).resolve()  # RLlib reads a relative path as a URI
         with open(path / Checkpointable.CLASS_AND_CTOR_ARGS_FILE_NAME, "rb") as file:
             config_state = pickle.load(file)["ctor_args_and_kwargs"][0][0]
         evaluator = cls(AlgorithmConfig.from_state(config_state), seed=seed)
@@ -109,9 +109,15 @@ class Evaluator:
         """Load policy weights (an ``RLModule.get_state()``)."""
         self._runner.set_state({COMPONENT_RL_MODULE: state})
 
-    def evaluate(self, num_episodes: int, with_figure: bool = True) -> EvaluationReport:
-        """Run ``num_episodes`` greedy episodes and compute every metric."""
-        raw = self._runner.sample(num_episodes=num_episodes, explore=False)
+    def evaluate(
+        self, num_episodes: int, with_figure: bool = True, explore: bool = False
+    ) -> EvaluationReport:
+        """Run ``num_episodes`` episodes and compute every metric.
+
+        Actions are greedy (VariBAD's evaluation) unless ``explore``, which samples them
+        from the policy as in training. Every call starts from the same seeded envs.
+        """
+        raw = self._runner.sample(num_episodes=num_episodes, explore=explore)
         episodes = [self._record(episode) for episode in raw[:num_episodes]]
         metrics = summarize_returns(
             [e.episode_return for e in episodes],

@@ -62,7 +62,12 @@ TOP_LEVEL: dict[str, tuple[Callable[[Any], bool], str, str]] = {
     "checkpoint_frequency": (*_NON_NEGATIVE, "checkpoint every N iterations (0: only at the end)"),
     "num_samples": (*_POSITIVE, "Tune's num_samples: repeats of every grid point (default 1)"),
     "evaluation_interval": (*_NON_NEGATIVE, "evaluate every N iterations and at the end (0: off)"),
-    "evaluation_episodes": (*_POSITIVE, "greedy episodes per evaluation (default 10)"),
+    "evaluation_episodes": (*_POSITIVE, "episodes per evaluation (default 10)"),
+    "evaluation_explore": (
+        lambda v: isinstance(v, bool),
+        "true or false",
+        "sample actions in evaluation (default false: greedy, as VariBAD)",
+    ),
     "settings": (*_MAPPING, "DynamiteSettings fields; a value may be {grid_search: [...]}"),
     "resources": (*_MAPPING, "the embedded local Ray and trial concurrency (below)"),
 }
@@ -101,6 +106,7 @@ class Experiment:
     num_samples: int = 1
     evaluation_interval: int = 10
     evaluation_episodes: int = 10
+    evaluation_explore: bool = False
     settings: dict[str, Any] = field(default_factory=dict)
     resources: Resources = field(default_factory=Resources)
     description: str = ""
@@ -124,6 +130,7 @@ class Experiment:
             "stop_timesteps": self.stop_timesteps,
             "evaluation_interval": self.evaluation_interval,
             "evaluation_episodes": self.evaluation_episodes,
+            "evaluation_explore": self.evaluation_explore,
         }
 
 

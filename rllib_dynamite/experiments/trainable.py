@@ -98,7 +98,10 @@ class DynamiteTrainable(PPO):
             components=f"{COMPONENT_LEARNER}/{COMPONENT_RL_MODULE}", inference_only=True
         )[COMPONENT_LEARNER][COMPONENT_RL_MODULE]
         self._evaluator.set_module_state(learner_state)
-        report = self._evaluator.evaluate(self._trial_config.get("evaluation_episodes", 10))
+        report = self._evaluator.evaluate(
+            self._trial_config.get("evaluation_episodes", 10),
+            explore=self._trial_config.get("evaluation_explore", False),
+        )
         if report.figure is not None:
             self._write_image(figure_to_image(report.figure), iteration)
         return report.metrics
@@ -106,11 +109,13 @@ class DynamiteTrainable(PPO):
     def _write_image(self, image: Any, iteration: int) -> None:
         # A separate TensorBoard run (``<trial>/belief``), so Tune's own event file stays
         # the newest in the trial directory and keeps updating in a live TensorBoard.
-        # One closed file per evaluation: the writer's background thread is done with it
-        # before SyncConfig(sync_artifacts=True) copies the working directory into the
-        # trial directory.
+        # One closed file per evaluation, named by iteration: the writer's background
+        # thread is done with it before SyncConfig(sync_artifacts=True) copies the
+        # working directory into the trial directory.
         from tensorboardX import SummaryWriter
 
-        writer = SummaryWriter(str(Path(self.logdir) / BELIEF_RUN))
+        writer = SummaryWriter(
+            str(Path(self.logdir) / BELIEF_RUN), filename_suffix=f".{iteration:08d}"
+        )
         writer.add_image(BELIEF_IMAGE_TAG, image, global_step=iteration)
         writer.close()
