@@ -51,6 +51,19 @@ def train_one(trial_config: dict) -> None:
         algo.stop()
 
 
+def load_runs(results: tune.ResultGrid) -> dict[tuple[str, int], pd.DataFrame]:
+    """Each finished (method, seed) run's curve."""
+    runs = {}
+    for result in results:
+        if result.metrics_dataframe is None:
+            continue
+        method, seed = result.config["method"], result.config["seed"]
+        runs[(method, seed)] = result.metrics_dataframe[
+            ["env_steps", "episode_return_mean"]
+        ].assign(method=method, seed=seed)
+    return runs
+
+
 def summarise(frame: pd.DataFrame, final_iterations: int) -> pd.DataFrame:
     """Final return per run (mean of its last iterations), then mean ± std over seeds."""
     final = (
@@ -88,36 +101,41 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--methods", default=",".join(METHODS))
     parser.add_argument("--final-iterations", type=int, default=20)
+    parser.add_argument("--first-seed", type=int, default=0)
     parser.add_argument("--output", default="results/gridnavi_study")
+    parser.add_argument(
+        "--merge",
+        nargs="*",
+        default=[],
+        help="earlier Tune experiment dirs of this study; a (method, seed) run found again "
+        "in a later dir (or in this run) replaces the earlier one",
+    )
+    parser.add_argument("--no-run", action="store_true", help="only summarise --merge dirs")
     args = parser.parse_args()
     output = Path(args.output).resolve()
     output.mkdir(parents=True, exist_ok=True)
 
-    ray.init(num_cpus=2, include_dashboard=False, object_store_memory=300 * 1024**2)
-    tuner = tune.Tuner(
-        tune.with_resources(train_one, {"cpu": 1}),
-        param_space={
-            "method": tune.grid_search(args.methods.split(",")),
-            "seed": tune.grid_search(list(range(args.seeds))),
-            "timesteps": args.timesteps,
-        },
-        run_config=tune.RunConfig(name="gridnavi_study", storage_path=str(output), verbose=1),
-    )
-    results = tuner.fit()
-    frames = []
-    for result in results:
-        if result.metrics_dataframe is None:
-            continue
-        frames.append(
-            result.metrics_dataframe[["env_steps", "episode_return_mean"]].assign(
-                method=result.config["method"], seed=result.config["seed"]
-            )
+    runs: dict[tuple[str, int], pd.DataFrame] = {}
+    for directory in args.merge:
+        runs.update(load_runs(tune.Tuner.restore(directory, trainable=train_one).get_results()))
+    if not args.no_run:
+        ray.init(num_cpus=2, include_dashboard=False, object_store_memory=300 * 1024**2)
+        seeds = list(range(args.first_seed, args.first_seed + args.seeds))
+        tuner = tune.Tuner(
+            tune.with_resources(train_one, {"cpu": 1}),
+            param_space={
+                "method": tune.grid_search(args.methods.split(",")),
+                "seed": tune.grid_search(seeds),
+                "timesteps": args.timesteps,
+            },
+            run_config=tune.RunConfig(name="gridnavi_study", storage_path=str(output), verbose=1),
         )
-    frame = pd.concat(frames, ignore_index=True)
+        runs.update(load_runs(tuner.fit()))
+    frame = pd.concat(runs.values(), ignore_index=True)
     frame.to_csv(output / "curves.csv", index=False)
     table = summarise(frame, args.final_iterations)
     lines = [
-        f"| method | final return (mean ± std over {args.seeds} seeds) | runs |",
+        "| method | final return (mean ± std over seeds) | runs |",
         "| --- | --- | --- |",
     ]
     lines += [
