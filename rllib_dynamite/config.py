@@ -21,6 +21,7 @@ from ray.rllib.core.rl_module.rl_module import RLModuleSpec
 
 from rllib_dynamite.connectors import AddSessionIdsToBatch, PrevActionRewardObservation
 from rllib_dynamite.envs import ENV_IDS, env_defaults, validate_env_kwargs
+from rllib_dynamite.fault_tolerance import FAULT_TOLERANCE, FaultToleranceCallbacks
 from rllib_dynamite.learner import DynamiteLearner
 from rllib_dynamite.rl_module import DynamiteRLModule
 
@@ -336,7 +337,8 @@ def make_config(env: str, preset: str = "dynamite", **overrides: Any) -> PPOConf
             grad_clip=settings.grad_clip or None,
             grad_clip_by="global_norm",
         )
-        .fault_tolerance(restart_failed_env_runners=True)
+        .fault_tolerance(**FAULT_TOLERANCE)
+        .callbacks(FaultToleranceCallbacks)
         .debugging(seed=settings.seed)
     )
     config.dynamite_settings = settings
