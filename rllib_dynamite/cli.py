@@ -16,6 +16,8 @@ from typing import Any
 
 import yaml
 
+from rllib_dynamite.offline.cli import OFFLINE_COMMANDS, add_offline_commands
+
 # Ray's dashboard/usage banners and log de-duplication notes are noise on a console
 # that prints one line per iteration.
 os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
@@ -58,6 +60,7 @@ def _parser() -> argparse.ArgumentParser:
         help="any DynamiteSettings field, VALUE in YAML (e.g. lr=3e-4, env_config.p=0.1)",
     )
     train.add_argument("--output", type=Path, help="run directory (default: results/ENV-PRESET)")
+    train.add_argument("--resume", action="store_true", help="continue an interrupted run")
     _add_ray_arguments(train)
 
     tune = commands.add_parser(
@@ -104,6 +107,7 @@ def _parser() -> argparse.ArgumentParser:
     )
 
     commands.add_parser("envs", help="list the registered envs and their defaults")
+    add_offline_commands(commands)
     return parser
 
 
@@ -123,6 +127,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "evaluate": _evaluate,
         "plot": _plot,
         "envs": _envs,
+        **OFFLINE_COMMANDS,
     }[args.command]
     try:
         return command(args)
@@ -175,14 +180,13 @@ def _train(args: argparse.Namespace) -> int:
     output = args.output or Path("results") / (
         f"{experiment.env.split('/')[-1]}-{experiment.presets[0]}"
     )
-    output = output.resolve()
-    experiment = dataclasses.replace(experiment, name=output.name)
+    experiment = dataclasses.replace(experiment, name=output.resolve().name)
     validate_experiment(experiment)
     print(
         f"training {experiment.presets[0]} on {experiment.env} for "
         f"{experiment.stop_timesteps:,} env steps; results in {output}"
     )
-    return _run(experiment, output.parent, args, resume=False)
+    return _run(experiment, output.resolve().parent, args, resume=args.resume)
 
 
 def _apply_override(settings: dict[str, Any], override: str) -> None:
@@ -209,6 +213,9 @@ def _run(experiment: Any, storage: Path, args: argparse.Namespace, resume: bool)
     if summary.failed:
         print(f"error: {len(summary.failed)} trial(s) failed", file=sys.stderr)
         return 1
+    if summary.unfinished:
+        print("interrupted: run the same command with --resume to continue", file=sys.stderr)
+        return 130
     return 0
 
 
@@ -279,7 +286,7 @@ def _envs(args: argparse.Namespace) -> int:
     from rllib_dynamite.envs import ENV_IDS, env_class, env_defaults
 
     for env_id in ENV_IDS:
-        summary = (env_class(env_id).__doc__ or "").strip().splitlines()[0]
+        summary = (env_class(env_id).__doc__ or "").strip().splitlines()[0].replace("``", "")
         defaults = ", ".join(f"{k}={v!r}" for k, v in env_defaults(env_id).items())
         print(f"{env_id}\n  {summary}\n  defaults: {defaults}")
     return 0

@@ -1,8 +1,10 @@
 """Figures and a Markdown table from Tune results directories (docs/usage.md).
 
 A trial is a directory with Tune's ``params.json`` (the trial config: env, preset,
-settings) and ``progress.csv``. Trials are grouped by every config value that differs
-between them except the seed, so seeds become the spread of a group:
+settings), ``progress.csv`` and ``result.json`` (evaluation results only appear there:
+Tune's CSV columns are fixed by the first iteration). Trials are grouped by every
+config value that differs between them except the seed, so seeds become the spread
+of a group:
 
 - ``curves``: a metric against env steps, mean ± std over seeds (the paper's Figure 5);
 - ``ablation``: the same for DynaMITE, its three ablations and VariBAD, plus their
@@ -33,11 +35,13 @@ CURVE_POINTS = 100
 
 @dataclass
 class Trial:
-    """One trial's config (flattened with ``/``), progress and last evaluation."""
+    """One trial's config (flattened with ``/``), progress, evaluations (one row per
+    evaluation, columns ``evaluation/<metric>``) and last evaluation's episode returns."""
 
     path: Path
     config: dict[str, Any]
     progress: pd.DataFrame
+    evaluations: pd.DataFrame
     evaluation_returns: list[float]
 
     @property
@@ -49,8 +53,16 @@ class Trial:
         default = env_defaults(self.env)["p"]
         return float(self.config.get("settings/env_config/p", default))
 
+    def series(self, metric: str) -> pd.DataFrame:
+        """``[STEPS, metric]`` rows where ``metric`` was reported."""
+        frame = self.evaluations if metric.startswith("evaluation/") else self.progress
+        columns = list(dict.fromkeys([STEPS, metric]))
+        if not set(columns) <= set(frame.columns):
+            return pd.DataFrame(columns=columns)
+        return frame[columns].dropna()
+
     def final(self, metric: str) -> float:
-        values = self.progress[metric].dropna() if metric in self.progress else []
+        values = self.series(metric)[metric]
         return float(values.iloc[-1]) if len(values) else float("nan")
 
 
@@ -72,7 +84,8 @@ def load_trials(results_dir: str | Path) -> list[Trial]:
         if "env" not in config or "preset" not in config:
             continue
         progress = pd.read_csv(progress_file)
-        trials.append(Trial(params.parent, config, progress, _last_evaluation(params.parent)))
+        evaluations, last_returns = _evaluations(params.parent / "result.json")
+        trials.append(Trial(params.parent, config, progress, evaluations, last_returns))
     if not trials:
         raise FileNotFoundError(
             f"no trial results (params.json + progress.csv) under {results_dir}"
@@ -156,8 +169,8 @@ def _curve(trials: list[Trial], metric: str) -> tuple[np.ndarray, np.ndarray, np
     grid = np.linspace(0.0, end, CURVE_POINTS)
     curves = []
     for trial in trials:
-        frame = trial.progress[[STEPS, metric]].dropna() if metric in trial.progress else None
-        if frame is None or frame.empty:
+        frame = trial.series(metric)
+        if frame.empty:
             continue
         x, y = frame[STEPS].to_numpy(float), frame[metric].to_numpy(float)
         curves.append(np.where(grid <= x[-1], np.interp(grid, x, y, left=np.nan), np.nan))
@@ -180,7 +193,7 @@ def _draw_curves_on(
         axis.plot(x, mean, color=colours[label], label=f"{label} (n={len(trials)})")
         axis.fill_between(x, mean - std, mean + std, color=colours[label], alpha=0.2)
     axis.set_xlabel("env steps")
-    axis.set_ylabel(metric.rsplit("/", 1)[-1])
+    axis.set_ylabel(metric)
     axis.grid(alpha=0.3)
     axis.legend(fontsize=8)
 
@@ -268,18 +281,26 @@ def _flatten(config: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     return flat
 
 
-def _last_evaluation(trial_dir: Path) -> list[float]:
-    """Episode returns of the trial's last evaluation (``result.json``), or []."""
-    result_file = trial_dir / "result.json"
-    if not result_file.is_file():
-        return []
+def _evaluations(result_file: Path) -> tuple[pd.DataFrame, list[float]]:
+    """Scalar evaluation metrics of every evaluation in ``result.json`` (one row each,
+    with the env steps), and the episode returns of the last one."""
+    rows: list[dict[str, float]] = []
     returns: list[float] = []
-    with result_file.open() as lines:
-        for line in lines:
-            if '"evaluation"' in line:
-                evaluation = json.loads(line).get("evaluation") or {}
-                returns = evaluation.get("episode_returns", returns)
-    return [float(r) for r in returns]
+    if result_file.is_file():
+        with result_file.open() as lines:
+            for line in lines:
+                if '"evaluation"' not in line:
+                    continue
+                result = json.loads(line)
+                evaluation = result.get("evaluation") or {}
+                row = {f"evaluation/{k}": v for k, v in evaluation.items() if _is_number(v)}
+                rows.append({STEPS: result.get(STEPS, np.nan), **row})
+                returns = [float(r) for r in evaluation.get("episode_returns", [])]
+    return pd.DataFrame(rows), returns
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 def _ablation_rank(label: str) -> int:

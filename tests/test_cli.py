@@ -1,5 +1,7 @@
 """``rllib-dynamite`` end to end on tiny settings: train, evaluate, plot, tune, errors."""
 
+import contextlib
+import io
 import json
 import subprocess
 import sys
@@ -28,18 +30,25 @@ def _trial_dirs(experiment_dir: Path) -> list[Path]:
 
 @pytest.fixture(scope="module")
 def train_run(ray_local, tmp_path_factory):
-    """One ``train`` run of 2 iterations (2 envs × 60 steps each), evaluated every one."""
+    """One ``train`` run of 2 iterations (2 envs × 60 steps each), evaluated every one:
+    (output directory, exit status, what it printed)."""
     output = tmp_path_factory.mktemp("train") / "run"
     argv = ["train", "--env", GRID, "--stop-timesteps", "240", "--checkpoint-frequency", "1",
             "--eval-interval", "1", "--eval-episodes", "2", "--output", str(output),
             *TINY]  # fmt: skip
-    return output, main(argv)
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        status = main(argv)
+    return output, status, printed.getvalue()
 
 
-def test_train_writes_checkpoint_and_event_files(train_run, capsys):
-    output, status = train_run
+def test_train_writes_checkpoint_and_event_files(train_run):
+    output, status, printed = train_run
     assert status == 0
     (trial,) = _trial_dirs(output)
+    assert f"checkpoint: {trial}/checkpoint_000001" in printed
+    assert f"tensorboard --logdir {output}" in printed
+    assert "iter    2 | env steps         240/240" in printed
     assert len(list(trial.glob("checkpoint_*"))) == 2
     progress = (trial / "progress.csv").read_text().splitlines()
     assert len(progress) == 1 + 2  # header + 2 iterations
@@ -55,7 +64,7 @@ def test_train_writes_checkpoint_and_event_files(train_run, capsys):
 
 
 def test_evaluate_reads_the_checkpoint_and_writes_json(train_run, tmp_path, capsys):
-    output, _ = train_run
+    output, *_ = train_run
     json_path, figure_path = tmp_path / "eval.json", tmp_path / "belief.png"
     argv = ["evaluate", str(output), "--episodes", "3", "--json", str(json_path),
             "--figure", str(figure_path)]  # fmt: skip
@@ -71,13 +80,22 @@ def test_evaluate_reads_the_checkpoint_and_writes_json(train_run, tmp_path, caps
 
 @pytest.mark.parametrize("kind", ["curves", "ablation", "p-sweep"])
 def test_plot_writes_png_and_markdown_table(train_run, tmp_path, capsys, kind):
-    output, _ = train_run
+    output, *_ = train_run
     figure = tmp_path / f"{kind}.png"
     assert main(["plot", str(output), "--out", str(figure), "--kind", kind]) == 0
     assert figure.stat().st_size > 10_000
     table = figure.with_suffix(".md").read_text()
-    assert "| GridNavi-v0 | dynamite |" in table
+    row = next(line for line in table.splitlines() if line.startswith("| GridNavi-v0 | dynamite |"))
+    assert "–" not in row  # final training return and final evaluation return
     assert table in capsys.readouterr().out
+
+
+def test_plot_reads_evaluation_metrics_from_result_json(train_run, tmp_path, capsys):
+    output, *_ = train_run
+    figure = tmp_path / "evaluation.png"
+    argv = ["plot", str(output), "--out", str(figure), "--metric", "evaluation/steps_to_adapt_mean"]
+    assert main(argv) == 0
+    assert "final evaluation/steps_to_adapt_mean" in figure.with_suffix(".md").read_text()
 
 
 def test_tune_smoke_yaml_logs_the_dynamite_losses(ray_local, tmp_path, capsys):

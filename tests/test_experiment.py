@@ -10,8 +10,10 @@ from rllib_dynamite.config import ConfigError
 from rllib_dynamite.experiments import experiment_from_dict, load_experiment
 from rllib_dynamite.experiments.launch import trial_name
 from rllib_dynamite.experiments.progress import ProgressReporter
+from rllib_dynamite.experiments.schema import RESOURCES, TOP_LEVEL
 
-TUNE_CONFIGS = sorted((Path(__file__).parent.parent / "tune_configs").glob("*.yaml"))
+ROOT = Path(__file__).parent.parent
+TUNE_CONFIGS = sorted((ROOT / "tune_configs").glob("*.yaml"))
 GRID = "rllib_dynamite/GridNavi-v0"
 
 
@@ -103,14 +105,23 @@ def test_trial_names_carry_preset_seed_and_grid_values():
 
 def test_progress_line_shows_steps_return_and_time_left():
     stream = io.StringIO()
-    reporter = ProgressReporter(stop_timesteps=4000, stream=stream)
+    clock = iter([100.0, 160.0])
+    reporter = ProgressReporter(stop_timesteps=4000, stream=stream, clock=lambda: next(clock))
+    reporter.on_trial_start(0, [], "trial_a")
     result = {
         "training_iteration": 3,
         "num_env_steps_sampled_lifetime": 1000,
-        "time_total_s": 60.0,
-        "env_runners": {"episode_return_mean": -1.25},
+        "env_runners": {"episode_return_mean": -1.25, "num_env_steps_sampled": 1000},
     }
     reporter.on_trial_result(3, [], "trial_a", result)
     line = stream.getvalue()
     assert "iter    3" in line and "1,000/4,000" in line and "-1.250" in line
     assert "0:01:00 elapsed" in line and "~0:03:00 left" in line
+
+
+def test_docs_describe_every_key_and_file():
+    docs = (ROOT / "docs" / "configs.md").read_text()
+    for key in [*TOP_LEVEL, *RESOURCES]:
+        assert f"| `{key}` |" in docs, key
+    for path in TUNE_CONFIGS:
+        assert f"`{path.name}`" in docs, path.name

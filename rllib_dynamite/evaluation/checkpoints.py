@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from rllib_dynamite.fault_tolerance import COMPLETE_MARKER
+
 ALGORITHM_STATE = "algorithm_state.pkl"
 
 
@@ -21,6 +23,10 @@ def find_checkpoint(path: str | Path) -> Path:
     if (path / ALGORITHM_STATE).is_file():
         return path
     checkpoints = sorted(p.parent for p in path.rglob(ALGORITHM_STATE))
+    # A kill while Tune copies a checkpoint leaves a partial newest directory; trust only
+    # the ones Tune recorded (fault_tolerance.MarkCompleteCheckpoints) when marked.
+    complete = [p for p in checkpoints if (p / COMPLETE_MARKER).is_file()]
+    checkpoints = complete or checkpoints
     if not checkpoints:
         raise FileNotFoundError(f"no checkpoint under {path}")
     trials = sorted({p.parent for p in checkpoints})

@@ -4,9 +4,10 @@ The belief is a learned latent, not a distribution over the env's latent, so eac
 picture decodes it into the env's terms:
 
 - GridNavi: for every cell ``c``, the reward decoder's probability that staying on
-  ``c`` is rewarded (the goal), given the belief mean: ``sigmoid(decoder(μ_t, (c, stay, c)))``.
-  Snapshots along the episode show that map with the true goal (star) and the agent
-  (dot); below, the probability assigned to the true goal cell over time, the
+  ``c`` is rewarded, given the belief mean, ``sigmoid(decoder(μ_t, (c, stay, c)))``,
+  normalised over the 25 cells into a belief over the goal cell. Snapshots along the
+  episode show that map with the true goal (star) and the agent (dot); below, the
+  belief's mass on the true goal cell over time against chance (1/21), the
   termination head's probability, and the true session boundaries (dashed).
 - Every other env: a linear read-out of the true latent from the belief mean,
   least-squares fitted over all evaluation steps, drawn against the true latent
@@ -50,8 +51,9 @@ def belief_figure(
 
 
 def goal_probabilities(module: Any, belief_mean: np.ndarray, grid_size: int) -> np.ndarray:
-    """[T+1, grid, grid] (indexed ``[t, y, x]``): sigmoid of the reward decoder's output
-    for staying on each cell, given each belief mean [T+1, D]."""
+    """[T+1, grid, grid] (indexed ``[t, y, x]``): the belief over the goal cell given each
+    belief mean [T+1, D]: the reward decoder's ``P(r > 0)`` for staying on each cell,
+    normalised over the cells."""
     xs, ys = np.meshgrid(np.arange(grid_size), np.arange(grid_size))
     cells = torch.from_numpy(np.stack([xs.ravel(), ys.ravel()], axis=1).astype(np.float32))
     stay = torch.zeros(len(cells), module.action_dim)
@@ -59,7 +61,9 @@ def goal_probabilities(module: Any, belief_mean: np.ndarray, grid_size: int) -> 
     latent = torch.as_tensor(belief_mean, dtype=torch.float32)
     with torch.no_grad():
         logits = module.decode_reward(latent[None], cells[None], stay[None], cells[None])[0]
-    return torch.sigmoid(logits).numpy().reshape(-1, grid_size, grid_size)
+    probabilities = torch.sigmoid(logits).numpy()
+    probabilities /= probabilities.sum(axis=1, keepdims=True)
+    return probabilities.reshape(-1, grid_size, grid_size)
 
 
 def gridnavi_belief_figure(episode: EpisodeRecord, module: Any) -> Figure:
@@ -71,9 +75,10 @@ def gridnavi_belief_figure(episode: EpisodeRecord, module: Any) -> Figure:
     figure = Figure(figsize=(2.0 * SNAPSHOTS, 5.2), layout="constrained")
     grid = figure.add_gridspec(2, SNAPSHOTS, height_ratios=[1.0, 0.9])
     steps = np.linspace(0, horizon - 1, SNAPSHOTS).round().astype(int)
+    top = float(probabilities[steps + 1].max())
     for column, t in enumerate(steps):
         axis = figure.add_subplot(grid[0, column])
-        image = axis.imshow(probabilities[t + 1], origin="lower", vmin=0.0, vmax=1.0)
+        image = axis.imshow(probabilities[t + 1], origin="lower", vmin=0.0, vmax=top)
         goal = episode.latents[t]
         position = episode.states[t + 1]
         axis.plot(goal[0], goal[1], marker="*", color="red", markersize=14, ls="none")
@@ -81,13 +86,14 @@ def gridnavi_belief_figure(episode: EpisodeRecord, module: Any) -> Figure:
         axis.set_title(f"t={t}  session {episode.session_ids[t]}", fontsize=9)
         axis.set_xticks([])
         axis.set_yticks([])
-    figure.colorbar(image, ax=figure.axes, shrink=0.8, label="P(goal) from belief")
+    figure.colorbar(image, ax=figure.axes, shrink=0.8, label="belief over the goal cell")
 
     axis = figure.add_subplot(grid[1, :])
     steps_all = np.arange(horizon)
     true_goal = episode.latents.astype(int)
     on_true_goal = probabilities[steps_all + 1, true_goal[:, 1], true_goal[:, 0]]
-    axis.plot(steps_all, on_true_goal, label="P(true goal cell)")
+    axis.plot(steps_all, on_true_goal, label="belief on the true goal cell")
+    axis.axhline(1 / 21, color="grey", lw=1, ls=":", label="chance (1/21)")
     if episode.termination_logits is not None:
         termination = 1.0 / (1.0 + np.exp(-episode.termination_logits))
         axis.plot(steps_all, termination, label="P(session ends), termination head")

@@ -160,9 +160,11 @@ class Evaluator:
             latents=np.stack([np.asarray(info["latent"], np.float64) for info in infos]),
         )
         module = self.module
-        if not (isinstance(module, DynamiteRLModule) and self.settings.use_vae):
+        if not isinstance(module, DynamiteRLModule):
             return record
-        record.states = observations[:, : module.obs_dim]
+        record.states = observations[:, : module.obs_dim]  # drop a_{t-1}, r_t
+        if not self.settings.use_vae:
+            return record
         with torch.no_grad():
             initial_state = torch.zeros(1, module.gru_hidden_dim)
             encoded = module.encode(torch.from_numpy(observations)[None], initial_state)

@@ -13,6 +13,7 @@ from typing import Any, TextIO
 from rllib_dynamite.experiments.progress import ProgressReporter, format_duration
 from rllib_dynamite.experiments.schema import Experiment, Resources
 from rllib_dynamite.experiments.trainable import DynamiteTrainable
+from rllib_dynamite.fault_tolerance import MarkCompleteCheckpoints
 
 STOP_METRIC = "num_env_steps_sampled_lifetime"
 
@@ -34,6 +35,7 @@ class RunSummary:
     experiment_dir: Path
     trials: list[TrialSummary]
     seconds: float
+    unfinished: int = 0  # trials neither finished nor failed (the run was interrupted)
 
     @property
     def failed(self) -> list[TrialSummary]:
@@ -109,7 +111,10 @@ def run_experiment(
 
             ray.shutdown()
     trials = [_summarize(result) for result in results]
-    return RunSummary(experiment_dir, trials, time.monotonic() - start)
+    unfinished = sum(
+        1 for t in trials if t.error is None and t.env_steps < experiment.stop_timesteps
+    )
+    return RunSummary(experiment_dir, trials, time.monotonic() - start, unfinished)
 
 
 def _new_tuner(
@@ -135,10 +140,18 @@ def _new_tuner(
             ),
             # The belief pictures are written in the trial's working directory.
             sync_config=tune.SyncConfig(sync_artifacts=True),
-            callbacks=[ProgressReporter(experiment.stop_timesteps, stream)],
+            callbacks=[
+                ProgressReporter(experiment.stop_timesteps, stream),
+                MarkCompleteCheckpoints(),
+            ],
             verbose=1 if verbose else 0,
         ),
     )
+
+
+def _last_line(text: str) -> str:
+    lines = [line for line in text.splitlines() if line.strip()]
+    return lines[-1].strip() if lines else text
 
 
 def _summarize(result: Any) -> TrialSummary:
@@ -151,7 +164,8 @@ def _summarize(result: Any) -> TrialSummary:
         episode_return=float(
             metrics.get("env_runners", {}).get("episode_return_mean", float("nan"))
         ),
-        error=None if result.error is None else str(result.error).splitlines()[0],
+        # The last line of a Ray task error names the exception (e.g. BrokenEnvError).
+        error=None if result.error is None else _last_line(str(result.error)),
     )
 
 
@@ -160,6 +174,7 @@ def describe(summary: RunSummary) -> list[str]:
     lines = [
         f"done in {format_duration(summary.seconds)}: {len(summary.trials)} trial(s), "
         f"{len(summary.failed)} failed"
+        + (f", {summary.unfinished} unfinished (interrupted)" if summary.unfinished else "")
     ]
     for trial in summary.trials:
         status = f"FAILED: {trial.error}" if trial.error else (

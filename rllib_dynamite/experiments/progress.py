@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import sys
+import time
+from collections.abc import Callable
 from typing import Any, TextIO
 
 from ray import tune
@@ -17,26 +19,42 @@ def format_duration(seconds: float) -> str:
 class ProgressReporter(tune.Callback):
     """Print iteration, env steps, return, elapsed and remaining time of every trial.
 
-    Remaining time extrapolates the trial's own speed so far to ``stop_timesteps``.
-    Evaluation results get a second line.
+    Elapsed is wall-clock time since the trial started (in this session); remaining
+    time extrapolates the trial's speed so far to ``stop_timesteps``. Evaluation
+    results get a second line.
     """
 
-    def __init__(self, stop_timesteps: int, stream: TextIO | None = None) -> None:
+    def __init__(
+        self,
+        stop_timesteps: int,
+        stream: TextIO | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.stop_timesteps = stop_timesteps
         self.stream = stream
+        self.clock = clock
+        self._started: dict[str, float] = {}
+        self._first_steps: dict[str, int] = {}
 
     def _print(self, line: str) -> None:
         print(line, file=self.stream or sys.stdout, flush=True)
 
     def on_trial_start(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+        self._started[str(trial)] = self.clock()
+        self._first_steps.pop(str(trial), None)
         self._print(f"[{trial}] started ({len(trials)} trial(s) in this run)")
 
     def on_trial_result(
         self, iteration: int, trials: list, trial: Any, result: dict, **info: Any
     ) -> None:
         steps = int(result.get("num_env_steps_sampled_lifetime", 0))
-        elapsed = float(result.get("time_total_s", 0.0))
-        remaining = elapsed / steps * max(self.stop_timesteps - steps, 0) if steps else 0.0
+        now = self.clock()
+        elapsed = now - self._started.setdefault(str(trial), now)
+        # Speed over the steps sampled in this session (a resumed trial starts late).
+        sampled_now = int(result.get("env_runners", {}).get("num_env_steps_sampled", 0))
+        done_here = steps - self._first_steps.setdefault(str(trial), steps - sampled_now)
+        left = max(self.stop_timesteps - steps, 0)
+        remaining = elapsed / done_here * left if done_here > 0 else 0.0
         episode_return = result.get("env_runners", {}).get("episode_return_mean", float("nan"))
         self._print(
             f"[{trial}] iter {result.get('training_iteration', 0):>4} | "

@@ -74,6 +74,14 @@ class DynamiteTrainable(PPO):
             result["evaluation"] = self._evaluate(iteration=self.iteration + 1)
         return result
 
+    def get_auto_filled_metrics(self, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        # Every result carries its config: the trial config (a few hundred bytes) rather
+        # than the full RLlib config (~14 kB a line of result.json).
+        auto_filled = super().get_auto_filled_metrics(*args, **kwargs)
+        if self._trial_config is not None and "config" in auto_filled:
+            auto_filled["config"] = self._trial_config
+        return auto_filled
+
     def cleanup(self) -> None:
         if self._evaluator is not None:
             self._evaluator.stop()
