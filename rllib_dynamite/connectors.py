@@ -32,6 +32,10 @@ class PrevActionRewardObservation(ConnectorV2):
     first step the action and reward are zeros.
     """
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._one_hot: np.ndarray | None = None
+
     def recompute_output_observation_space(
         self, input_observation_space: gym.Space, input_action_space: gym.Space
     ) -> gym.Space:
@@ -59,13 +63,24 @@ class PrevActionRewardObservation(ConnectorV2):
         shared_data: dict | None = None,
         **kwargs: Any,
     ) -> Any:
+        action_space = self.input_action_space
+        if self._one_hot is None and isinstance(action_space, gym.spaces.Discrete):
+            self._one_hot = np.eye(action_space.n, dtype=np.float32)
+        no_action = np.zeros(action_feature_dim(action_space), dtype=np.float32)
         for episode in self.single_agent_episode_iterator(episodes, agents_that_stepped_only=True):
-            prev_action = np.asarray(
-                episode.get_actions(-1, fill=0.0, one_hot_discrete=True), dtype=np.float32
-            ).reshape(-1)
-            prev_reward = np.float32(episode.get_rewards(-1, fill=0.0))
+            # Plain indexing and a cached one-hot table: this runs for every env step.
+            if episode.t == 0:  # no action yet (a continued chunk reads its lookback)
+                prev_action, prev_reward = no_action, 0.0
+            else:
+                action = episode.get_actions(-1)
+                prev_action = (
+                    self._one_hot[int(action)]
+                    if self._one_hot is not None
+                    else np.asarray(action, np.float32).reshape(-1)
+                )
+                prev_reward = episode.get_rewards(-1)
             obs = np.asarray(episode.get_observations(-1), dtype=np.float32).reshape(-1)
-            augmented = np.concatenate([obs, prev_action, [prev_reward]])
+            augmented = np.concatenate([obs, prev_action, [prev_reward]]).astype(np.float32)
             episode.set_observations(at_indices=-1, new_data=augmented)
             episode.observation_space = self.observation_space
         return batch
