@@ -20,10 +20,9 @@ import time
 import numpy as np
 import ray
 from ray.rllib.algorithms.ppo import PPOConfig
-from ray.rllib.core.rl_module.default_model_config import DefaultModelConfig
 
 import rllib_dynamite  # noqa: F401
-from rllib_dynamite.config import horizon, make_config, resolve_settings
+from rllib_dynamite.config import horizon, make_config, mlp_model_config, resolve_settings
 
 METHODS = ("ppo_mlp", "ppo_lstm", "dynamite", "varibad", "rl2")
 
@@ -36,21 +35,10 @@ def build(env: str, method: str, seed: int) -> object:
     reference = make_config(env, "markov_ppo", **common)
     settings = resolve_settings(env, "markov_ppo", **common)
     H = horizon(env, settings)
-    model = DefaultModelConfig(
-        fcnet_hiddens=settings.policy_hiddens,
-        fcnet_activation=settings.activation,
-        head_fcnet_hiddens=[],
-        vf_share_layers=False,
-    )
+    model = mlp_model_config(settings)
     if method == "ppo_lstm":
-        model = DefaultModelConfig(
-            fcnet_hiddens=settings.policy_hiddens,
-            fcnet_activation=settings.activation,
-            head_fcnet_hiddens=[],
-            vf_share_layers=False,
-            use_lstm=True,
-            lstm_cell_size=settings.gru_hidden_dim,
-            max_seq_len=H + 1,
+        model = mlp_model_config(
+            settings, use_lstm=True, lstm_cell_size=settings.gru_hidden_dim, max_seq_len=H + 1
         )
     config = (
         PPOConfig()

@@ -273,6 +273,18 @@ class DynamiteConfig(PPOConfig):
         return self
 
 
+def mlp_model_config(settings: DynamiteSettings, **extra: Any) -> DefaultModelConfig:
+    """RLlib's default PPO module as a plain MLP policy and a separate MLP critic
+    (``policy_hiddens``, ``activation``), for the memoryless presets and baselines."""
+    return DefaultModelConfig(
+        fcnet_hiddens=settings.policy_hiddens,
+        fcnet_activation=settings.activation,
+        head_fcnet_hiddens=[],
+        vf_share_layers=False,
+        **extra,
+    )
+
+
 def _env_to_module(env: Any = None, spaces: Any = None, device: Any = None) -> Any:
     return PrevActionRewardObservation()
 
@@ -343,14 +355,7 @@ def make_config(env: str, preset: str = "dynamite", **overrides: Any) -> PPOConf
     )
     config.dynamite_settings = settings
     if settings.policy_input == "obs":
-        config.rl_module(
-            model_config=DefaultModelConfig(
-                fcnet_hiddens=settings.policy_hiddens,
-                fcnet_activation=settings.activation,
-                head_fcnet_hiddens=[],
-                vf_share_layers=False,
-            )
-        )
+        config.rl_module(model_config=mlp_model_config(settings))
         return config
     config.env_runners(env_to_module_connector=_env_to_module)
     config.learners(learner_class=DynamiteLearner, learner_connector=_learner_connector)

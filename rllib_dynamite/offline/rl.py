@@ -24,7 +24,8 @@ from ray.rllib.algorithms.cql import CQLConfig
 from ray.rllib.algorithms.iql import IQLConfig
 from ray.rllib.algorithms.marwil import MARWILConfig
 from ray.rllib.core.columns import Columns
-from ray.rllib.core.rl_module.default_model_config import DefaultModelConfig
+
+from rllib_dynamite.config import mlp_model_config
 
 VALUE_TARGETS = Columns.VALUE_TARGETS  # the relabelled data's return-to-go column
 
@@ -94,14 +95,7 @@ def offline_rl_config(
     )
     config.training(gamma=settings.gamma, train_batch_size_per_learner=offline.rl_batch_size)
     if algorithm in ("marwil", "bc"):
-        config.rl_module(
-            model_config=DefaultModelConfig(
-                fcnet_hiddens=settings.policy_hiddens,
-                fcnet_activation=settings.activation,
-                head_fcnet_hiddens=[],
-                vf_share_layers=False,
-            )
-        )
+        config.rl_module(model_config=mlp_model_config(settings))
     else:
         config.rl_module(model_config={"fcnet_hiddens": settings.policy_hiddens})
     config.offline_data(
