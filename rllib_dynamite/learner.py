@@ -145,6 +145,44 @@ def _subsample(length: int, count: int, generator: torch.Generator | None) -> to
     return torch.randperm(length, generator=generator)[:count].sort().values
 
 
+def transition_nll(
+    module: DynamiteRLModule,
+    settings: Any,
+    latent: torch.Tensor,
+    obs: torch.Tensor,
+    transition_index: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """Negative log-likelihood of every transition under every latent (method.md §3).
+
+    Args:
+        module: the RLModule holding the decoders.
+        settings: the run's ``DynamiteSettings`` (``reward_loss``).
+        latent: [B, Tb, D] latent samples (or belief means).
+        obs: [B, T+1, S+A+1] augmented observations; transition ``x_k`` is
+            ``(s_k, a_k, r_{k+1}, s_{k+1})`` from rows ``k`` and ``k+1``.
+        transition_index: which transitions to score (default: all T).
+
+    Returns:
+        [B, Tb, Tk]: the reward term, plus the next-state term with a state decoder.
+    """
+    s, prev_action, prev_reward = module.split_observation(obs)
+    state, action, reward, next_state = s[:, :-1], prev_action[:, 1:], prev_reward[:, 1:], s[:, 1:]
+    if transition_index is not None:
+        state, action, reward, next_state = (
+            x[:, transition_index] for x in (state, action, reward, next_state)
+        )
+    predicted = module.decode_reward(latent, state, action, next_state)
+    target = reward.squeeze(-1).unsqueeze(1).expand_as(predicted)
+    if settings.reward_loss == "bce":
+        nll = F.binary_cross_entropy_with_logits(predicted, (target > 0).float(), reduction="none")
+    else:
+        nll = (predicted - target).pow(2)
+    if module.state_decoder is not None:
+        predicted_state = module.state_decoder(latent, torch.cat([state, action], dim=-1))
+        nll = nll + (predicted_state - next_state.unsqueeze(1)).pow(2).sum(-1)
+    return nll
+
+
 def vae_loss(
     module: DynamiteRLModule,
     obs: torch.Tensor,
@@ -176,32 +214,12 @@ def vae_loss(
     mean, logvar = encoded.belief_mean, encoded.belief_logvar
     latent_sample = mean + torch.randn_like(mean) * torch.exp(0.5 * logvar)
 
-    s, prev_action, prev_reward = module.split_observation(obs)
-    state, action, reward, next_state = s[:, :-1], prev_action[:, 1:], prev_reward[:, 1:], s[:, 1:]
-
     # Reconstruction with session masking. b_{-1} belongs to the first session.
     belief_session_ids = torch.cat([session_ids[:, :1], session_ids], dim=1)
     belief_valid = torch.cat([valid[:, :1], valid], dim=1)
     belief_index = _subsample(belief_valid.shape[1], settings.vae_subsample_beliefs, None)
     transition_index = _subsample(valid.shape[1], settings.vae_subsample_transitions, None)
-    latent_b = latent_sample[:, belief_index]
-    predicted_reward = module.decode_reward(
-        latent_b,
-        state[:, transition_index],
-        action[:, transition_index],
-        next_state[:, transition_index],
-    )
-    target_reward = reward[:, transition_index].squeeze(-1).unsqueeze(1).expand_as(predicted_reward)
-    if settings.reward_loss == "bce":
-        nll = F.binary_cross_entropy_with_logits(
-            predicted_reward, (target_reward > 0).float(), reduction="none"
-        )
-    else:
-        nll = (predicted_reward - target_reward).pow(2)
-    if module.state_decoder is not None:
-        state_action = torch.cat([state, action], dim=-1)[:, transition_index]
-        predicted_state = module.state_decoder(latent_b, state_action)
-        nll = nll + (predicted_state - next_state[:, transition_index].unsqueeze(1)).pow(2).sum(-1)
+    nll = transition_nll(module, settings, latent_sample[:, belief_index], obs, transition_index)
     mask = losses.session_mask(
         belief_session_ids[:, belief_index],
         session_ids[:, transition_index],
@@ -240,4 +258,4 @@ def vae_loss(
     return terms
 
 
-__all__ = ["DynamiteLearner", "vae_loss"]
+__all__ = ["DynamiteLearner", "transition_nll", "vae_loss"]

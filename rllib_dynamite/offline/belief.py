@@ -23,11 +23,10 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from rllib_dynamite import losses
 from rllib_dynamite.connectors import PrevActionRewardObservation
-from rllib_dynamite.learner import vae_loss
+from rllib_dynamite.learner import transition_nll, vae_loss
 from rllib_dynamite.offline.belief_env import belief_features
 from rllib_dynamite.offline.dataset import EpisodeArrays
 
@@ -99,28 +98,6 @@ def belief_parameters(module: Any) -> list[torch.nn.Parameter]:
     if module.state_decoder is not None:
         parts.append(module.state_decoder)
     return [p for part in parts for p in part.parameters()]
-
-
-def transition_nll(
-    module: Any,
-    settings: Any,
-    latent: torch.Tensor,
-    obs: torch.Tensor,
-) -> torch.Tensor:
-    """[B, Tb, T]: NLL of each transition of ``obs`` [B, T+1, F] under each latent
-    [B, Tb, D] (reward term, plus the state term with a state decoder; method.md §3)."""
-    s, prev_action, prev_reward = module.split_observation(obs)
-    state, action, next_state = s[:, :-1], prev_action[:, 1:], s[:, 1:]
-    predicted = module.decode_reward(latent, state, action, next_state)
-    target = prev_reward[:, 1:].squeeze(-1).unsqueeze(1).expand_as(predicted)
-    if settings.reward_loss == "bce":
-        nll = F.binary_cross_entropy_with_logits(predicted, (target > 0).float(), reduction="none")
-    else:
-        nll = (predicted - target).pow(2)
-    if module.state_decoder is not None:
-        predicted_state = module.state_decoder(latent, torch.cat([state, action], dim=-1))
-        nll = nll + (predicted_state - next_state.unsqueeze(1)).pow(2).sum(-1)
-    return nll
 
 
 def surprise_session_ids(
