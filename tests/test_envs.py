@@ -17,7 +17,7 @@ import pytest
 from gymnasium.utils.env_checker import check_env
 
 import rllib_dynamite
-from rllib_dynamite.envs import ENTRY_POINTS, ENV_IDS, env_class, make
+from rllib_dynamite.envs import ENTRY_POINTS, ENV_IDS, DLCMDPWrapper, env_class, make
 from rllib_dynamite.envs.gridnavi import GridNavi
 from rllib_dynamite.envs.halfcheetah_vel import HalfCheetahVel
 from rllib_dynamite.envs.reacher import TARGET_RADIUS, Reacher
@@ -386,3 +386,26 @@ def test_doc_wrapper_example(custom_envs_doc):
     oracle = make_windy_point(oracle=True)
     obs, info = oracle.reset(seed=1)
     assert obs.shape == (2,) and obs[1] == info["latent"][0]
+
+
+def test_a_non_finite_reward_fails_the_step_with_one_clear_error():
+    """A NaN reward from a user's task is an env error, never a silent training signal."""
+
+    class NaNReward(DLCMDPWrapper):
+        def _step_task(self, action):
+            obs, _, terminated, info = super()._step_task(action)
+            return obs, float("nan"), terminated, info
+
+    base = gym.make("CartPole-v1")
+    env = NaNReward(
+        base,
+        sample_latent=lambda rng: np.zeros(1, np.float32),
+        transition_latent=lambda latent, rng: latent,
+        apply_latent=lambda env, latent: None,
+        latent_space=gym.spaces.Box(-1.0, 1.0, (1,), np.float32),
+        p=0.1,
+        H=10,
+    )
+    env.reset(seed=0)
+    with pytest.raises(ValueError, match=r"NaNReward returned a non-finite reward \(nan\)"):
+        env.step(0)

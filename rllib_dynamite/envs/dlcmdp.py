@@ -9,6 +9,7 @@ sampled, how it moves between sessions, and how one step of the task runs under 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -156,6 +157,13 @@ class DLCMDPEnv(gym.Env):
         if self._latent is None:
             raise RuntimeError("call reset() before step()")
         obs, reward, terminated, task_info = self._step_task(action)
+        reward = float(reward)
+        if not math.isfinite(reward):
+            # Fail the step rather than train on it: RLlib then drops the episode and
+            # recreates the env (rllib_dynamite.fault_tolerance counts and logs it).
+            raise ValueError(
+                f"{type(self).__name__} returned a non-finite reward ({reward}) at step {self._t}"
+            )
         self._t += 1
         truncated = self._t >= self.H
         # d_t ~ Bernoulli(p) after every step (method.md §1); drawn even on the last
@@ -166,7 +174,7 @@ class DLCMDPEnv(gym.Env):
             self._session_id += 1
             self._latent = np.asarray(self._next_latent(self._latent), dtype=np.float32)
             self._on_latent_change()
-        return self._observe(obs), float(reward), bool(terminated), truncated, info
+        return self._observe(obs), reward, bool(terminated), truncated, info
 
 
 class DLCMDPWrapper(DLCMDPEnv):
