@@ -15,11 +15,16 @@ import typing
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+import gymnasium as gym
 from ray.rllib.algorithms.ppo import PPOConfig
 from ray.rllib.core.rl_module.default_model_config import DefaultModelConfig
 from ray.rllib.core.rl_module.rl_module import RLModuleSpec
 
-from rllib_dynamite.connectors import AddSessionIdsToBatch, PrevActionRewardObservation
+from rllib_dynamite.connectors import (
+    AddSessionIdsToBatch,
+    AddStepStateToBatch,
+    PrevActionRewardObservation,
+)
 from rllib_dynamite.envs import ENV_IDS, env_defaults, validate_env_kwargs
 from rllib_dynamite.fault_tolerance import FAULT_TOLERANCE, FaultToleranceCallbacks
 from rllib_dynamite.learner import DynamiteLearner
@@ -265,6 +270,14 @@ class DynamiteConfig(PPOConfig):
         super().__init__(algo_class=algo_class)
         self.dynamite_settings = DynamiteSettings()
 
+    def build_module_to_env_connector(self, env: Any = None, spaces: Any = None) -> Any:
+        pipeline = super().build_module_to_env_connector(env, spaces)
+        # A Discrete action needs no unsquashing or clipping, but RLlib's piece still
+        # deep-copies every step's actions into a second column; drop it.
+        if isinstance(pipeline.input_action_space, gym.spaces.Discrete):
+            pipeline.remove("NormalizeAndClipActions")
+        return pipeline
+
     def dynamite(self, **settings: Any) -> DynamiteConfig:
         """Set DynaMITE settings by name (validated), like ``.training(...)``."""
         validate_settings(settings)
@@ -286,7 +299,7 @@ def mlp_model_config(settings: DynamiteSettings, **extra: Any) -> DefaultModelCo
 
 
 def _env_to_module(env: Any = None, spaces: Any = None, device: Any = None) -> Any:
-    return PrevActionRewardObservation()
+    return [PrevActionRewardObservation(), AddStepStateToBatch()]
 
 
 def _learner_connector(observation_space: Any = None, action_space: Any = None) -> Any:

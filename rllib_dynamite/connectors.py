@@ -7,7 +7,9 @@ from typing import Any
 
 import gymnasium as gym
 import numpy as np
+import torch
 from ray.rllib.connectors.connector_v2 import ConnectorV2
+from ray.rllib.core.columns import Columns
 from ray.rllib.core.rl_module.rl_module import RLModule
 from ray.rllib.utils.typing import EpisodeType
 
@@ -82,7 +84,50 @@ class PrevActionRewardObservation(ConnectorV2):
             obs = np.asarray(episode.get_observations(-1), dtype=np.float32).reshape(-1)
             augmented = np.concatenate([obs, prev_action, [prev_reward]]).astype(np.float32)
             episode.set_observations(at_indices=-1, new_data=augmented)
-            episode.observation_space = self.observation_space
+            if episode.observation_space is not self.observation_space:  # once per episode
+                episode.observation_space = self.observation_space
+        return batch
+
+
+class AddStepStateToBatch(ConnectorV2):
+    """EnvRunner piece: each stepping episode's recurrent state, for a one-step forward
+    pass without a time axis.
+
+    RLlib's default pieces give a stateful module a time axis of length one on the way
+    in (``AddTimeDimToBatchAndZeroPad``) and strip it per item on the way out
+    (``RemoveSingleTsTimeRankFromBatch``); with a ``STATE_IN`` already in the batch both
+    step aside, as does ``AddStatesFromEpisodesToBatch``, whose state choice this piece
+    repeats: the module's initial state for an episode that has not stepped yet, else
+    its last ``STATE_OUT``. :class:`~rllib_dynamite.rl_module.DynamiteRLModule` takes
+    the ``[B, D]`` observations this leaves. Measured in ``benchmarks/throughput.py``.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._initial_state: Any = None
+
+    def __call__(
+        self,
+        *,
+        rl_module: RLModule,
+        batch: dict[str, Any],
+        episodes: list[EpisodeType],
+        explore: bool | None = None,
+        shared_data: dict | None = None,
+        **kwargs: Any,
+    ) -> Any:
+        if rl_module is None or Columns.STATE_IN in batch:
+            return batch
+        if self._initial_state is None:
+            self._initial_state = rl_module.get_initial_state()
+        for episode in self.single_agent_episode_iterator(episodes, agents_that_stepped_only=True):
+            if (episode.t_started == 0 and len(episode) == 0) or (
+                Columns.STATE_OUT not in episode.extra_model_outputs
+            ):
+                state = self._initial_state
+            else:
+                state = episode.get_extra_model_outputs(key=Columns.STATE_OUT, indices=-1)
+            self.add_batch_item(batch, Columns.STATE_IN, state, single_agent_episode=episode)
         return batch
 
 
@@ -116,4 +161,36 @@ class AddSessionIdsToBatch(ConnectorV2):
             self.add_n_batch_items(
                 batch, SESSION_ID, np.asarray(session_ids, np.int64), len(episode), episode
             )
+        return batch
+
+
+class AddBeliefToBatch(ConnectorV2):
+    """Learner piece, just before GAE: the detached belief of every step of the batch.
+
+    For a module whose ``caches_belief`` holds (the belief detached from the RL loss),
+    one no-grad pass of the encoder over the whole batch puts the belief in column
+    ``BELIEF``; GAE's value pass and every PPO minibatch then read it instead of running
+    the GRU again (docs/benchmarks.md). Modules without the property are left alone.
+    """
+
+    def __call__(
+        self,
+        *,
+        rl_module: RLModule,
+        batch: dict[str, Any],
+        episodes: list[EpisodeType],
+        explore: bool | None = None,
+        shared_data: dict | None = None,
+        **kwargs: Any,
+    ) -> Any:
+        from rllib_dynamite.rl_module import BELIEF
+
+        for module_id, module_batch in batch.items():
+            module = rl_module[module_id].unwrapped()
+            if not getattr(module, "caches_belief", False):
+                continue
+            with torch.no_grad():
+                module_batch[BELIEF] = module.belief(
+                    module_batch[Columns.OBS], module_batch[Columns.STATE_IN]["h"]
+                )
         return batch

@@ -13,11 +13,12 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 from ray.rllib.algorithms.ppo.torch.ppo_torch_learner import PPOTorchLearner
+from ray.rllib.connectors.learner import GeneralAdvantageEstimation
 from ray.rllib.core.columns import Columns
 from ray.rllib.utils.typing import ModuleID, ParamDict
 
 from rllib_dynamite import losses
-from rllib_dynamite.connectors import SESSION_ID
+from rllib_dynamite.connectors import SESSION_ID, AddBeliefToBatch
 from rllib_dynamite.episode_buffer import EpisodeBuffer
 from rllib_dynamite.rl_module import BELIEF_LOGVAR, BELIEF_MEAN, DynamiteRLModule
 
@@ -31,6 +32,12 @@ class DynamiteLearner(PPOTorchLearner):
     def build(self) -> None:
         super().build()
         self._vae_buffers: dict[ModuleID, EpisodeBuffer] = {}
+        if (
+            self._learner_connector is not None
+            and self.config.add_default_connectors_to_learner_pipeline
+        ):
+            # One encoder pass per batch, shared by GAE and PPO's epochs.
+            self._learner_connector.insert_before(GeneralAdvantageEstimation, AddBeliefToBatch())
 
     def _settings(self, module_id: ModuleID) -> Any:
         return self.config.get_config_for_module(module_id).dynamite_settings

@@ -33,6 +33,9 @@ from rllib_dynamite.models.mlp import RunningNormalizer, output_dim
 BELIEF_MEAN = "belief_mean"
 BELIEF_LOGVAR = "belief_logvar"
 TERMINATION_LOGIT = "termination_logit"
+# Input column: the detached belief ``[μ, log σ²]`` of every step of a training batch,
+# computed once by AddBeliefToBatch (see ``caches_belief``).
+BELIEF = "belief"
 
 # model_config keys and defaults (documented in docs/configuration.md).
 MODEL_DEFAULTS: dict[str, Any] = {
@@ -146,14 +149,30 @@ class DynamiteRLModule(TorchRLModule, ValueFunctionAPI):
         s, prev_action, prev_reward = self.split_observation(obs)
         return self.encoder(s, prev_action, prev_reward, state)
 
-    def _rl_input(self, obs: torch.Tensor, encoded: EncoderOutput) -> torch.Tensor:
+    @property
+    def caches_belief(self) -> bool:
+        """Whether a training batch may carry the belief precomputed (column ``BELIEF``).
+
+        With the belief detached, PPO's loss never reaches the encoder, and the belief
+        model only changes after PPO's epochs; so the belief of every step is the same
+        in GAE's value pass and in every epoch's minibatches, and one pass of the GRU
+        over the batch serves them all.
+        """
+        return self.policy_input == "belief" and self.detach_belief
+
+    def belief(self, obs: torch.Tensor, state: torch.Tensor) -> torch.Tensor:
+        """The belief ``[μ, log σ²]`` after each step of ``obs`` [B, T, ·]: [B, T, 2D]."""
+        encoded = self.encode(obs, state)
+        return torch.cat([encoded.belief_mean, encoded.belief_logvar], dim=-1)
+
+    def _rl_input(self, obs: torch.Tensor, context: torch.Tensor) -> torch.Tensor:
+        """``[s_t, context]``: the normalised belief, or the GRU output for RL²."""
         s = obs[..., : self.obs_dim]
         if self.policy_input == "hidden":
-            return torch.cat([s, encoded.hidden], dim=-1)
-        belief = torch.cat([encoded.belief_mean, encoded.belief_logvar], dim=-1)
+            return torch.cat([s, context], dim=-1)
         if self.detach_belief:
-            belief = belief.detach()
-        return torch.cat([s, self.belief_normalizer(belief)], dim=-1)
+            context = context.detach()
+        return torch.cat([s, self.belief_normalizer(context)], dim=-1)
 
     def decode_reward(
         self,
@@ -170,34 +189,72 @@ class DynamiteRLModule(TorchRLModule, ValueFunctionAPI):
         return self.reward_decoder(latent, transition).squeeze(-1)
 
     # -- forward passes -----------------------------------------------------------------
+    # No layer here behaves differently in train and eval mode (no dropout, no batch
+    # norm). RLlib flips the mode around every EnvRunner step, and torch's ``train()``
+    # walks all ~30 submodules each time; skip both walks.
+    def train(self, mode: bool = True) -> DynamiteRLModule:
+        if mode == self.training:
+            return self
+        return super().train(mode)
+
+    def forward_exploration(self, batch: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+        return self._forward_exploration(batch, **kwargs)
+
+    def forward_inference(self, batch: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+        return self._forward_inference(batch, **kwargs)
+
     def _forward(self, batch: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
         # EnvRunner pass: only what sampling needs, so episodes carry no extra outputs.
+        # One step comes without a time axis ([B, D], see AddStepStateToBatch); a
+        # sequence ([B, T, D]) is also accepted.
+        obs = batch[Columns.OBS]
+        untimed = obs.dim() == 2
+        if untimed:
+            batch = {**batch, Columns.OBS: obs.unsqueeze(1)}
         out = self._forward_train(batch)
-        return {k: out[k] for k in (Columns.ACTION_DIST_INPUTS, Columns.STATE_OUT)}
+        logits = out[Columns.ACTION_DIST_INPUTS]
+        return {
+            Columns.ACTION_DIST_INPUTS: logits.squeeze(1) if untimed else logits,
+            Columns.STATE_OUT: out[Columns.STATE_OUT],
+        }
+
+    def _context(
+        self, batch: dict[str, Any]
+    ) -> tuple[torch.Tensor, torch.Tensor, EncoderOutput | None]:
+        """``(belief, context, encoded)``: the belief ``[μ, log σ²]``, what the policy
+        reads beside ``s_t``, and the encoder's output (``None`` when the batch carries
+        the belief precomputed)."""
+        if BELIEF in batch:
+            return batch[BELIEF], batch[BELIEF], None
+        encoded = self.encode(batch[Columns.OBS], batch[Columns.STATE_IN]["h"])
+        belief = torch.cat([encoded.belief_mean, encoded.belief_logvar], dim=-1)
+        return belief, (encoded.hidden if self.policy_input == "hidden" else belief), encoded
 
     def _forward_train(self, batch: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
         obs = batch[Columns.OBS]
-        encoded = self.encode(obs, batch[Columns.STATE_IN]["h"])
-        rl_input = self._rl_input(obs, encoded)
+        belief, context, encoded = self._context(batch)
+        rl_input = self._rl_input(obs, context)
         logits = self.pi_head(self.pi(rl_input))
         if not self.discrete:
             logits = torch.cat([logits, self.log_std.expand_as(logits)], dim=-1)
-        return {
+        belief_mean, belief_logvar = belief.chunk(2, dim=-1)
+        out = {
             Columns.ACTION_DIST_INPUTS: logits,
-            Columns.STATE_OUT: {"h": encoded.final_state},
             Columns.EMBEDDINGS: rl_input,
-            BELIEF_MEAN: encoded.belief_mean,
-            BELIEF_LOGVAR: encoded.belief_logvar,
-            TERMINATION_LOGIT: encoded.termination_logit,
+            BELIEF_MEAN: belief_mean,
+            BELIEF_LOGVAR: belief_logvar,
         }
+        if encoded is not None:
+            out[Columns.STATE_OUT] = {"h": encoded.final_state}
+            out[TERMINATION_LOGIT] = encoded.termination_logit
+        return out
 
     def compute_values(
         self, batch: dict[str, Any], embeddings: torch.Tensor | None = None
     ) -> torch.Tensor:
         """Critic on ``[s_t, belief]`` (or ``[s_t, h_t]``): [B, T]."""
         if embeddings is None:
-            obs = batch[Columns.OBS]
-            embeddings = self._rl_input(obs, self.encode(obs, batch[Columns.STATE_IN]["h"]))
+            embeddings = self._rl_input(batch[Columns.OBS], self._context(batch)[1])
         return self.vf(embeddings).squeeze(-1)
 
     # -- action distributions -------------------------------------------------------

@@ -12,6 +12,7 @@ from ray.rllib.core.learner.training_data import TrainingData
 import rllib_dynamite  # noqa: F401
 from rllib_dynamite.config import PRESETS, make_config
 from rllib_dynamite.learner import vae_loss
+from rllib_dynamite.rl_module import BELIEF
 
 GRID = "rllib_dynamite/GridNavi-v0"
 CHEETAH = "rllib_dynamite/HalfCheetahVel-v0"
@@ -32,8 +33,12 @@ def _train_batch(algo):
     return learner, batch.policy_batches["default_policy"]
 
 
-def test_detached_belief_keeps_ppo_gradients_out_of_the_encoder(grid_algo):
+@pytest.mark.parametrize("cached_belief", [True, False])
+def test_detached_belief_keeps_ppo_gradients_out_of_the_encoder(grid_algo, cached_belief):
     learner, batch = _train_batch(grid_algo)
+    assert BELIEF in batch  # AddBeliefToBatch ran
+    if not cached_belief:  # the module's own encoder pass, detached
+        batch = {k: v for k, v in batch.items() if k != BELIEF}
     module = learner.module["default_policy"].unwrapped()
     module.zero_grad(set_to_none=True)
     fwd_out = module.forward_train(batch)
@@ -47,6 +52,30 @@ def test_detached_belief_keeps_ppo_gradients_out_of_the_encoder(grid_algo):
     encoder_grads = [p.grad for p in module.encoder.parameters()]
     assert all(g is None or torch.count_nonzero(g) == 0 for g in encoder_grads)
     assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in module.pi.parameters())
+
+
+@pytest.mark.parametrize("preset", ["dynamite", "rl2"])
+def test_learner_reproduces_the_env_runners_log_probabilities(ray_local, preset):
+    """The EnvRunner samples one step at a time (no time axis, state from the episode);
+    the learner reruns whole episodes, ``dynamite`` from the belief precomputed once per
+    batch. Both must give the same policy, so the same log-probability of each action."""
+    algo = make_config(GRID, preset, **SMALL).build_algo()
+    try:
+        learner, batch = _train_batch(algo)
+        module = learner.module["default_policy"].unwrapped()
+        assert (BELIEF in batch) == (preset == "dynamite")
+        with torch.no_grad():
+            out = module.forward_train(batch)
+            values_cached = module.compute_values(batch)
+            values_encoded = module.compute_values({k: v for k, v in batch.items() if k != BELIEF})
+        dist = module.get_train_action_dist_cls().from_logits(out[Columns.ACTION_DIST_INPUTS])
+        mask = batch[Columns.LOSS_MASK].bool()
+        torch.testing.assert_close(
+            dist.logp(batch[Columns.ACTIONS])[mask], batch[Columns.ACTION_LOGP][mask]
+        )
+        torch.testing.assert_close(values_cached, values_encoded)
+    finally:
+        algo.stop()
 
 
 def test_vae_loss_terms_and_switches(grid_algo):

@@ -71,6 +71,21 @@ def test_state_carries_over_time():
         state = step[Columns.STATE_OUT]["h"]
 
 
+def test_one_step_without_a_time_axis():
+    """EnvRunners pass ``[B, D]`` observations (AddStepStateToBatch); the output equals
+    that of the same step with a time axis of one."""
+    module = _module(*SPACES["discrete"])
+    obs = torch.randn(3, 1, module.observation_space.shape[0])
+    state = {"h": torch.randn(3, GRU)}
+    timed = module.forward_exploration({Columns.OBS: obs, Columns.STATE_IN: state})
+    untimed = module.forward_exploration({Columns.OBS: obs[:, 0], Columns.STATE_IN: state})
+    assert untimed[Columns.ACTION_DIST_INPUTS].shape == (3, 5)
+    torch.testing.assert_close(
+        untimed[Columns.ACTION_DIST_INPUTS], timed[Columns.ACTION_DIST_INPUTS][:, 0]
+    )
+    torch.testing.assert_close(untimed[Columns.STATE_OUT]["h"], timed[Columns.STATE_OUT]["h"])
+
+
 def test_rl2_policy_reads_the_gru_state_with_gradients():
     module = _module(*SPACES["discrete"], policy_input="hidden", detach_belief=False)
     obs = torch.randn(2, 4, module.observation_space.shape[0])
