@@ -30,6 +30,13 @@ from rllib_dynamite.config import make_config  # noqa: E402
 
 ENV = "rllib_dynamite/GridNavi-v0"
 METHODS = ("dynamite", "varibad", "rl2", "oracle", "markov_ppo")
+# Learner metrics kept beside the return (NaN where a method has no such term).
+DIAGNOSTICS = {
+    "entropy": "entropy",
+    "vae_reconstruction": "vae_reconstruction_loss",
+    "vae_kl": "vae_kl_loss",
+    "vae_termination_f1": "vae_termination_f1",
+}
 
 
 def train_one(trial_config: dict) -> None:
@@ -41,10 +48,13 @@ def train_one(trial_config: dict) -> None:
         while steps < trial_config["timesteps"]:
             result = algo.train()
             steps = result["num_env_steps_sampled_lifetime"]
+            learner = result.get("learners", {}).get("default_policy", {})
             tune.report(
                 {
                     "env_steps": steps,
                     "episode_return_mean": result["env_runners"]["episode_return_mean"],
+                    # To read a curve against the policy and the belief model.
+                    **{name: float(learner.get(key, np.nan)) for name, key in DIAGNOSTICS.items()},
                 }
             )
     finally:
@@ -58,9 +68,10 @@ def load_runs(results: tune.ResultGrid) -> dict[tuple[str, int], pd.DataFrame]:
         if result.metrics_dataframe is None:
             continue
         method, seed = result.config["method"], result.config["seed"]
-        runs[(method, seed)] = result.metrics_dataframe[
-            ["env_steps", "episode_return_mean"]
-        ].assign(method=method, seed=seed)
+        frame = result.metrics_dataframe
+        columns = ["env_steps", "episode_return_mean"]
+        columns += [c for c in DIAGNOSTICS if c in frame.columns]  # older runs lack them
+        runs[(method, seed)] = frame[columns].assign(method=method, seed=seed)
     return runs
 
 
