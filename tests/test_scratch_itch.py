@@ -13,11 +13,9 @@ import pytest  # noqa: E402
 from gymnasium.utils.env_checker import check_env  # noqa: E402
 
 from rllib_dynamite.envs import make  # noqa: E402
+from rllib_dynamite.envs.limb_surface import ITCH_SHIFT, ITCH_TURN, LIMB_GEOMS  # noqa: E402
 from rllib_dynamite.envs.scratch_itch import (  # noqa: E402
     ACTION_SCALE,
-    ITCH_SHIFT,
-    ITCH_TURN,
-    LIMB_GEOMS,
     ScratchItch,
     reward_terms,
     scratch_rule,
