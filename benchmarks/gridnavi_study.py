@@ -29,7 +29,8 @@ import rllib_dynamite  # noqa: E402, F401
 from rllib_dynamite.config import make_config  # noqa: E402
 
 ENV = "rllib_dynamite/GridNavi-v0"
-METHODS = ("dynamite", "varibad", "rl2", "oracle", "markov_ppo")
+METHODS = ("dynamite", "varibad", "rl2", "oracle", "markov_ppo")  # the default set
+ORDER = (*METHODS, "no_consistency", "no_conditioning", "no_masking")  # tables and plots
 # Learner metrics kept beside the return (NaN where a method has no such term).
 DIAGNOSTICS = {
     "entropy": "entropy",
@@ -84,13 +85,13 @@ def summarise(frame: pd.DataFrame, final_iterations: int) -> pd.DataFrame:
         .reset_index()
     )
     table = final.groupby("method")["episode_return_mean"].agg(["mean", "std", "count"])
-    return table.reindex([m for m in METHODS if m in table.index])
+    return table.reindex([m for m in ORDER if m in table.index])
 
 
 def plot(frame: pd.DataFrame, path: Path, bin_steps: int = 20_000) -> None:
     figure, axis = plt.subplots(figsize=(7, 4.5))
     frame = frame.assign(bin=(frame["env_steps"] // bin_steps + 1) * bin_steps)
-    for method in METHODS:
+    for method in ORDER:
         runs = frame[frame["method"] == method]
         if runs.empty:
             continue
@@ -110,7 +111,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--timesteps", type=int, default=1_000_000)
     parser.add_argument("--seeds", type=int, default=3)
-    parser.add_argument("--methods", default=",".join(METHODS))
+    parser.add_argument(
+        "--methods",
+        default=",".join(METHODS),
+        help=f"comma-separated presets, of {','.join(ORDER)}",
+    )
     parser.add_argument("--final-iterations", type=int, default=20)
     parser.add_argument("--first-seed", type=int, default=0)
     parser.add_argument("--output", default="results/gridnavi_study")
