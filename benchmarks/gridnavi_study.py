@@ -14,6 +14,7 @@ Run it alone: each trial gets one of the machine's cores.
 from __future__ import annotations
 
 import argparse
+import json
 from pathlib import Path
 
 import matplotlib
@@ -26,7 +27,7 @@ import ray  # noqa: E402
 from ray import tune  # noqa: E402
 
 import rllib_dynamite  # noqa: E402, F401
-from rllib_dynamite.config import make_config  # noqa: E402
+from rllib_dynamite.config import ConfigError, make_config, resolve_settings  # noqa: E402
 
 ENV = "rllib_dynamite/GridNavi-v0"
 METHODS = ("dynamite", "varibad", "rl2", "oracle", "markov_ppo")  # the default set
@@ -42,7 +43,13 @@ DIAGNOSTICS = {
 
 def train_one(trial_config: dict) -> None:
     """Tune function trainable: one (method, seed) run, reporting every iteration."""
-    config = make_config(ENV, trial_config["method"], num_env_runners=0, seed=trial_config["seed"])
+    config = make_config(
+        ENV,
+        trial_config["method"],
+        num_env_runners=0,
+        seed=trial_config["seed"],
+        **trial_config.get("overrides", {}),
+    )
     algo = config.build_algo()
     try:
         steps = 0
@@ -127,7 +134,23 @@ def main() -> None:
         "in a later dir (or in this run) replaces the earlier one",
     )
     parser.add_argument("--no-run", action="store_true", help="only summarise --merge dirs")
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="NAME=JSON",
+        help="a DynamiteSettings override for every method (repeatable), e.g. vae_lr=1e-3",
+    )
     args = parser.parse_args()
+    overrides = {}
+    for item in args.set:
+        name, _, value = item.partition("=")
+        overrides[name] = json.loads(value)
+    try:  # one clear error before Ray starts
+        for method in args.methods.split(","):
+            resolve_settings(ENV, method, **overrides)
+    except ConfigError as error:
+        parser.error(str(error))
     output = Path(args.output).resolve()
     output.mkdir(parents=True, exist_ok=True)
 
@@ -143,6 +166,7 @@ def main() -> None:
                 "method": tune.grid_search(args.methods.split(",")),
                 "seed": tune.grid_search(seeds),
                 "timesteps": args.timesteps,
+                "overrides": overrides,
             },
             run_config=tune.RunConfig(name="gridnavi_study", storage_path=str(output), verbose=1),
         )
