@@ -37,6 +37,7 @@ DIAGNOSTICS = {
     "entropy": "entropy",
     "vae_reconstruction": "vae_reconstruction_loss",
     "vae_kl": "vae_kl_loss",
+    "vae_consistency": "vae_consistency_loss",
     "vae_termination_f1": "vae_termination_f1",
 }
 
