@@ -76,6 +76,7 @@ class DynamiteSettings:
     vae_lr: float = 1e-3  # belief-model learning rate
     kl_weight: float = 0.1  # β_KL
     consistency_weight: float = 0.5  # λ_cons
+    consistency_pull_only: bool = False  # L_cons detaches δ_t: it never pushes b_t away
     termination_weight: float = 1.0  # λ_term
     termination_pos_weight: float = 0.0  # weight of boundary steps in L_term; 0: (1-p)/p ≤ 100
     vae_buffer_episodes: int = 2_000  # capacity of the recent-episode buffer

@@ -186,7 +186,11 @@ def kl_loss(
 
 
 def consistency_loss(
-    belief_mean: Tensor, belief_logvar: Tensor, session_ids: Tensor, valid: Tensor
+    belief_mean: Tensor,
+    belief_logvar: Tensor,
+    session_ids: Tensor,
+    valid: Tensor,
+    pull_only: bool = False,
 ) -> Tensor:
     """Session-consistency loss L_cons (`docs/method.md §3`); returns a scalar.
 
@@ -194,7 +198,10 @@ def consistency_loss(
     :func:`session_final_index` and δ_t = KL(b_t ‖ sg(b_{e(t)})), sums
     relu(δ_{t+1} − δ_t) over the t whose successor is valid and in the same session, then
     averages over trajectories with a valid step. The target b_{e(t)} is detached
-    (stop-gradient [choice]), so the loss only pulls earlier beliefs towards it.
+    (stop-gradient [choice]). The hinge's gradient also *raises* δ_t, i.e. pushes the
+    earlier belief of each offending pair away from the session's final belief; with
+    ``pull_only`` δ_t is detached too, so the loss only pulls b_{t+1} back towards the
+    final belief (the value is the same).
     """
     mean = _zero_where_not(valid, belief_mean)
     logvar = _zero_where_not(valid, belief_logvar)
@@ -203,7 +210,8 @@ def consistency_loss(
     target_logvar = torch.gather(logvar, 1, final).detach()
     distance = gaussian_kl(mean, logvar, target_mean, target_logvar)
     same_session_pair = valid[:, 1:] & (session_ids[:, 1:] == session_ids[:, :-1])
-    increase = F.relu(distance[:, 1:] - distance[:, :-1])
+    previous = distance[:, :-1].detach() if pull_only else distance[:, :-1]
+    increase = F.relu(distance[:, 1:] - previous)
     per_trajectory = _zero_where_not(same_session_pair, increase).sum(dim=1)
     has_steps = valid.any(dim=1)
     return _safe_ratio(_zero_where_not(has_steps, per_trajectory).sum(), has_steps.sum())

@@ -241,6 +241,22 @@ def test_consistency_gradient_does_not_reach_the_final_belief():
     assert logvar.grad[0, 2, 0].item() == 0.0
 
 
+@pytest.mark.parametrize("pull_only", [False, True])
+def test_consistency_pull_only_never_pushes_a_belief_away(pull_only):
+    # Session 0: δ = (0.5, 4.5, 0); the offending pair is (b_0, b_1).
+    mean, logvar = one_d_beliefs([1.0, 3.0, 0.0, 5.0, 4.0])
+    loss = consistency_loss(mean, logvar, SESSION_IDS[:1], VALID[:1], pull_only=pull_only)
+    assert loss.item() == pytest.approx(4.0)  # the same value either way
+    loss.backward()
+    # Descending the gradient moves b_0 (mean 1, final belief 0) by -grad: with the full
+    # hinge, away from the final belief (raising δ_0); with pull_only, not at all.
+    if pull_only:
+        assert mean.grad[0, 0, 0].item() == 0.0
+    else:
+        assert mean.grad[0, 0, 0].item() < 0.0
+    assert mean.grad[0, 1, 0].item() > 0.0  # b_1 (mean 3) is pulled back towards 0
+
+
 def test_consistency_averages_over_trajectories():
     mean = torch.tensor([[1.0, 3.0, 0.0, 5.0, 4.0], [0.0, 1.0, 2.0, 0.0, 0.0]]).unsqueeze(-1)
     # Second trajectory: session 1 is steps 1-2, δ = (0.5, 0): no penalty.
