@@ -157,7 +157,9 @@ def main() -> None:
 
     runs: dict[tuple[str, int], pd.DataFrame] = {}
     for directory in args.merge:
-        runs.update(load_runs(tune.Tuner.restore(directory, trainable=train_one).get_results()))
+        # Tune reads a relative path as a URI without a scheme: pass it absolute.
+        restored = tune.Tuner.restore(str(Path(directory).resolve()), trainable=train_one)
+        runs.update(load_runs(restored.get_results()))
     if not args.no_run:
         ray.init(num_cpus=2, include_dashboard=False, object_store_memory=300 * 1024**2)
         seeds = list(range(args.first_seed, args.first_seed + args.seeds))
@@ -186,8 +188,9 @@ def main() -> None:
     markdown = "\n".join(lines)
     (output / "table.md").write_text(markdown + "\n")
     plot(frame, output / "gridnavi_curves.png")
-    print(f"\nbudget: {args.timesteps} env steps per run; final = mean of the last "
-          f"{args.final_iterations} iterations")  # fmt: skip
+    lengths = frame.groupby(["method", "seed"])["env_steps"].max()
+    print(f"\nenv steps per run: {int(lengths.min()):,} to {int(lengths.max()):,}; final = "
+          f"mean of the last {args.final_iterations} iterations")  # fmt: skip
     print(markdown)
     print(f"curves: {output / 'gridnavi_curves.png'}")
 
