@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from collections.abc import Iterable
 from pathlib import Path
 
 import matplotlib
@@ -74,14 +75,26 @@ def load_runs(results: tune.ResultGrid) -> dict[tuple[str, int], pd.DataFrame]:
     """Each finished (method, seed) run's curve."""
     runs = {}
     for result in results:
-        if result.metrics_dataframe is None:
+        if not result.config or result.metrics_dataframe is None:  # not started
             continue
-        method, seed = result.config["method"], result.config["seed"]
+        method, seed = label(result.config), result.config["seed"]
         frame = result.metrics_dataframe
         columns = ["env_steps", "episode_return_mean"]
         columns += [c for c in DIAGNOSTICS if c in frame.columns]  # older runs lack them
         runs[(method, seed)] = frame[columns].assign(method=method, seed=seed)
     return runs
+
+
+def label(trial_config: dict) -> str:
+    """The run's method, with its ``--set`` overrides if any (``dynamite vae_lr=0.001``)."""
+    overrides = trial_config.get("overrides") or {}
+    return " ".join([trial_config["method"], *(f"{k}={v}" for k, v in sorted(overrides.items()))])
+
+
+def ordered(methods: Iterable[str]) -> list[str]:
+    """Presets in ORDER first, then variants with overrides, alphabetically."""
+    methods = set(methods)
+    return [m for m in ORDER if m in methods] + sorted(methods - set(ORDER))
 
 
 def summarise(frame: pd.DataFrame, final_iterations: int) -> pd.DataFrame:
@@ -93,13 +106,13 @@ def summarise(frame: pd.DataFrame, final_iterations: int) -> pd.DataFrame:
         .reset_index()
     )
     table = final.groupby("method")["episode_return_mean"].agg(["mean", "std", "count"])
-    return table.reindex([m for m in ORDER if m in table.index])
+    return table.reindex(ordered(table.index))
 
 
 def plot(frame: pd.DataFrame, path: Path, bin_steps: int = 20_000) -> None:
     figure, axis = plt.subplots(figsize=(7, 4.5))
     frame = frame.assign(bin=(frame["env_steps"] // bin_steps + 1) * bin_steps)
-    for method in ORDER:
+    for method in ordered(frame["method"].unique()):
         runs = frame[frame["method"] == method]
         if runs.empty:
             continue
@@ -135,6 +148,9 @@ def main() -> None:
         "in a later dir (or in this run) replaces the earlier one",
     )
     parser.add_argument("--no-run", action="store_true", help="only summarise --merge dirs")
+    parser.add_argument(
+        "--at-steps", type=int, default=0, help="summarise every run up to this many env steps"
+    )
     parser.add_argument(
         "--set",
         action="append",
@@ -175,6 +191,8 @@ def main() -> None:
         )
         runs.update(load_runs(tuner.fit()))
     frame = pd.concat(runs.values(), ignore_index=True)
+    if args.at_steps:  # compare runs of different lengths at one budget
+        frame = frame[frame["env_steps"] <= args.at_steps]
     frame.to_csv(output / "curves.csv", index=False)
     table = summarise(frame, args.final_iterations)
     lines = [

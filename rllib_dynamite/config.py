@@ -77,6 +77,7 @@ class DynamiteSettings:
     kl_weight: float = 0.1  # β_KL
     consistency_weight: float = 0.5  # λ_cons
     consistency_pull_only: bool = False  # L_cons detaches δ_t: it never pushes b_t away
+    consistency_kl: Literal["forward", "reverse"] = "forward"  # δ_t: KL(b_t‖b_e) or KL(b_e‖b_t)
     termination_weight: float = 1.0  # λ_term
     termination_pos_weight: float = 0.0  # weight of boundary steps in L_term; 0: (1-p)/p ≤ 100
     vae_buffer_episodes: int = 2_000  # capacity of the recent-episode buffer

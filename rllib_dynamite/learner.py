@@ -250,7 +250,12 @@ def vae_loss(
 
     if settings.consistency:
         terms["consistency_loss"] = losses.consistency_loss(
-            mean[:, 1:], logvar[:, 1:], session_ids, valid, settings.consistency_pull_only
+            mean[:, 1:],
+            logvar[:, 1:],
+            session_ids,
+            valid,
+            pull_only=settings.consistency_pull_only,
+            reverse=settings.consistency_kl == "reverse",
         )
         total = total + settings.consistency_weight * terms["consistency_loss"]
     if settings.termination_head:

@@ -191,6 +191,7 @@ def consistency_loss(
     session_ids: Tensor,
     valid: Tensor,
     pull_only: bool = False,
+    reverse: bool = False,
 ) -> Tensor:
     """Session-consistency loss L_cons (`docs/method.md §3`); returns a scalar.
 
@@ -201,14 +202,19 @@ def consistency_loss(
     (stop-gradient [choice]). The hinge's gradient also *raises* δ_t, i.e. pushes the
     earlier belief of each offending pair away from the session's final belief; with
     ``pull_only`` δ_t is detached too, so the loss only pulls b_{t+1} back towards the
-    final belief (the value is the same).
+    final belief (the value is the same). With ``reverse``, δ_t = KL(sg(b_{e(t)}) ‖ b_t):
+    the forward KL's gradient scales with 1/σ² of the (narrow) final belief, the reverse
+    one with 1/σ² of b_t itself.
     """
     mean = _zero_where_not(valid, belief_mean)
     logvar = _zero_where_not(valid, belief_logvar)
     final = session_final_index(session_ids, valid).unsqueeze(-1).expand_as(mean)
     target_mean = torch.gather(mean, 1, final).detach()
     target_logvar = torch.gather(logvar, 1, final).detach()
-    distance = gaussian_kl(mean, logvar, target_mean, target_logvar)
+    if reverse:
+        distance = gaussian_kl(target_mean, target_logvar, mean, logvar)
+    else:
+        distance = gaussian_kl(mean, logvar, target_mean, target_logvar)
     same_session_pair = valid[:, 1:] & (session_ids[:, 1:] == session_ids[:, :-1])
     previous = distance[:, :-1].detach() if pull_only else distance[:, :-1]
     increase = F.relu(distance[:, 1:] - previous)

@@ -257,6 +257,24 @@ def test_consistency_pull_only_never_pushes_a_belief_away(pull_only):
     assert mean.grad[0, 1, 0].item() > 0.0  # b_1 (mean 3) is pulled back towards 0
 
 
+def test_consistency_reverse_kl_is_well_conditioned_near_a_narrow_final_belief():
+    # Session 0 = steps 0-2; its final belief (step 2) is narrow: σ² = e^-6.
+    mean = torch.tensor([1.0, 3.0, 0.0, 5.0, 4.0]).reshape(1, -1, 1).requires_grad_()
+    logvar = torch.tensor([0.0, 0.0, -6.0, 0.0, 0.0]).reshape(1, -1, 1)
+    args = (SESSION_IDS[:1], VALID[:1])
+    equal = torch.zeros_like(logvar)  # equal variances: the two directions agree
+    forward, reverse = (
+        consistency_loss(mean, equal, *args, reverse=r).item() for r in (False, True)
+    )
+    assert forward == pytest.approx(reverse) == pytest.approx(4.0)
+    grads = []
+    for r in (False, True):
+        mean.grad = None
+        consistency_loss(mean, logvar, *args, reverse=r).backward()
+        grads.append(mean.grad[0, 1, 0].abs().item())
+    assert grads[0] > 100 * grads[1]  # forward: ∝ 1/σ²_final; reverse: ∝ 1/σ²_t
+
+
 def test_consistency_averages_over_trajectories():
     mean = torch.tensor([[1.0, 3.0, 0.0, 5.0, 4.0], [0.0, 1.0, 2.0, 0.0, 0.0]]).unsqueeze(-1)
     # Second trajectory: session 1 is steps 1-2, δ = (0.5, 0): no penalty.
