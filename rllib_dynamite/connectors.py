@@ -14,6 +14,9 @@ from ray.rllib.core.rl_module.rl_module import RLModule
 from ray.rllib.utils.typing import EpisodeType
 
 SESSION_ID = "session_id"
+# Learner column: the detached belief ``[μ, log σ²]`` of every step of a training batch,
+# computed once by AddBeliefToBatch (see ``DynamiteRLModule.caches_belief``).
+BELIEF = "belief"
 
 
 def action_feature_dim(action_space: gym.Space) -> int:
@@ -183,8 +186,6 @@ class AddBeliefToBatch(ConnectorV2):
         shared_data: dict | None = None,
         **kwargs: Any,
     ) -> Any:
-        from rllib_dynamite.rl_module import BELIEF
-
         for module_id, module_batch in batch.items():
             module = rl_module[module_id].unwrapped()
             if not getattr(module, "caches_belief", False):

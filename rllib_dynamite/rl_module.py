@@ -23,7 +23,7 @@ from ray.rllib.core.rl_module.apis.value_function_api import ValueFunctionAPI
 from ray.rllib.core.rl_module.torch import TorchRLModule
 from torch import nn
 
-from rllib_dynamite.connectors import action_feature_dim
+from rllib_dynamite.connectors import BELIEF, action_feature_dim
 from rllib_dynamite.models import BeliefEncoder, LatentDynamicsPrior, PairwiseDecoder, mlp
 from rllib_dynamite.models.decoder import GridRewardDecoder
 from rllib_dynamite.models.encoder import EncoderOutput
@@ -33,9 +33,6 @@ from rllib_dynamite.models.mlp import RunningNormalizer, output_dim
 BELIEF_MEAN = "belief_mean"
 BELIEF_LOGVAR = "belief_logvar"
 TERMINATION_LOGIT = "termination_logit"
-# Input column: the detached belief ``[μ, log σ²]`` of every step of a training batch,
-# computed once by AddBeliefToBatch (see ``caches_belief``).
-BELIEF = "belief"
 
 # model_config keys and defaults (documented in docs/configuration.md).
 MODEL_DEFAULTS: dict[str, Any] = {
@@ -162,8 +159,7 @@ class DynamiteRLModule(TorchRLModule, ValueFunctionAPI):
 
     def belief(self, obs: torch.Tensor, state: torch.Tensor) -> torch.Tensor:
         """The belief ``[μ, log σ²]`` after each step of ``obs`` [B, T, ·]: [B, T, 2D]."""
-        encoded = self.encode(obs, state)
-        return torch.cat([encoded.belief_mean, encoded.belief_logvar], dim=-1)
+        return self.encode(obs, state).belief
 
     def _rl_input(self, obs: torch.Tensor, context: torch.Tensor) -> torch.Tensor:
         """``[s_t, context]``: the normalised belief, or the GRU output for RL²."""
@@ -210,12 +206,13 @@ class DynamiteRLModule(TorchRLModule, ValueFunctionAPI):
         obs = batch[Columns.OBS]
         untimed = obs.dim() == 2
         if untimed:
-            batch = {**batch, Columns.OBS: obs.unsqueeze(1)}
-        out = self._forward_train(batch)
-        logits = out[Columns.ACTION_DIST_INPUTS]
+            obs = obs.unsqueeze(1)
+        encoded = self.encode(obs, batch[Columns.STATE_IN]["h"])
+        context = encoded.hidden if self.policy_input == "hidden" else encoded.belief
+        logits = self._action_dist_inputs(self._rl_input(obs, context))
         return {
             Columns.ACTION_DIST_INPUTS: logits.squeeze(1) if untimed else logits,
-            Columns.STATE_OUT: out[Columns.STATE_OUT],
+            Columns.STATE_OUT: {"h": encoded.final_state},
         }
 
     def _context(
@@ -227,16 +224,14 @@ class DynamiteRLModule(TorchRLModule, ValueFunctionAPI):
         if BELIEF in batch:
             return batch[BELIEF], batch[BELIEF], None
         encoded = self.encode(batch[Columns.OBS], batch[Columns.STATE_IN]["h"])
-        belief = torch.cat([encoded.belief_mean, encoded.belief_logvar], dim=-1)
+        belief = encoded.belief
         return belief, (encoded.hidden if self.policy_input == "hidden" else belief), encoded
 
     def _forward_train(self, batch: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
         obs = batch[Columns.OBS]
         belief, context, encoded = self._context(batch)
         rl_input = self._rl_input(obs, context)
-        logits = self.pi_head(self.pi(rl_input))
-        if not self.discrete:
-            logits = torch.cat([logits, self.log_std.expand_as(logits)], dim=-1)
+        logits = self._action_dist_inputs(rl_input)
         belief_mean, belief_logvar = belief.chunk(2, dim=-1)
         out = {
             Columns.ACTION_DIST_INPUTS: logits,
@@ -248,6 +243,12 @@ class DynamiteRLModule(TorchRLModule, ValueFunctionAPI):
             out[Columns.STATE_OUT] = {"h": encoded.final_state}
             out[TERMINATION_LOGIT] = encoded.termination_logit
         return out
+
+    def _action_dist_inputs(self, rl_input: torch.Tensor) -> torch.Tensor:
+        logits = self.pi_head(self.pi(rl_input))
+        if not self.discrete:
+            logits = torch.cat([logits, self.log_std.expand_as(logits)], dim=-1)
+        return logits
 
     def compute_values(
         self, batch: dict[str, Any], embeddings: torch.Tensor | None = None

@@ -11,8 +11,8 @@ from ray.rllib.core.learner.training_data import TrainingData
 
 import rllib_dynamite  # noqa: F401
 from rllib_dynamite.config import PRESETS, make_config
+from rllib_dynamite.connectors import BELIEF
 from rllib_dynamite.learner import vae_loss
-from rllib_dynamite.rl_module import BELIEF
 
 GRID = "rllib_dynamite/GridNavi-v0"
 CHEETAH = "rllib_dynamite/HalfCheetahVel-v0"

@@ -21,6 +21,11 @@ class EncoderOutput(NamedTuple):
     termination_logit: torch.Tensor
     final_state: torch.Tensor
 
+    @property
+    def belief(self) -> torch.Tensor:
+        """``[μ, log σ²]``: [B, T, 2D], what the policy reads (normalised)."""
+        return torch.cat([self.belief_mean, self.belief_logvar], dim=-1)
+
 
 def _embedding(input_dim: int, embed_dim: int) -> nn.Module | None:
     return nn.Sequential(nn.Linear(input_dim, embed_dim), nn.ReLU()) if embed_dim > 0 else None
