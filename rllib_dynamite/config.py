@@ -113,28 +113,34 @@ class DynamiteSettings:
 
 
 # Per-env defaults (docs/configuration.md); VariBAD's public configs where they exist.
+# The gridworlds' policy and critic are relu [64, 64] rather than VariBAD's tanh [32]:
+# with tanh [32] on raw cell coordinates even the Oracle's greedy policy ignored the
+# goal in its own observation (docs/method.md §8, "Calibration").
+_GRIDWORLD_DEFAULTS: dict[str, Any] = dict(
+    state_embed_dim=8,
+    action_embed_dim=0,
+    reward_embed_dim=8,
+    gru_hidden_dim=64,
+    reward_decoder_hiddens=[32, 32],
+    reward_decoder_grid=[5, 5],
+    reward_loss="bce",
+    kl_weight=0.01,
+    vae_lr=3e-3,
+    vae_buffer_episodes=10_000,
+    vae_batch_episodes=25,
+    vae_updates_per_iteration=3,
+    policy_hiddens=[64, 64],
+    value_hiddens=[64, 64],
+    activation="relu",
+    gamma=0.95,
+    lambda_=0.95,
+    clip_param=0.05,
+    num_minibatches=4,
+    vf_clip_param=100.0,
+)
 ENV_DEFAULTS: dict[str, dict[str, Any]] = {
-    "rllib_dynamite/GridNavi-v0": dict(
-        state_embed_dim=8,
-        action_embed_dim=0,
-        reward_embed_dim=8,
-        gru_hidden_dim=64,
-        reward_decoder_hiddens=[32, 32],
-        reward_decoder_grid=[5, 5],
-        reward_loss="bce",
-        kl_weight=0.01,
-        vae_lr=3e-3,
-        vae_buffer_episodes=10_000,
-        vae_batch_episodes=25,
-        vae_updates_per_iteration=3,
-        policy_hiddens=[32],
-        value_hiddens=[32],
-        gamma=0.95,
-        lambda_=0.95,
-        clip_param=0.05,
-        num_minibatches=4,
-        vf_clip_param=100.0,
-    ),
+    "rllib_dynamite/GridNavi-v0": _GRIDWORLD_DEFAULTS,
+    "rllib_dynamite/PaperGridNavi-v0": _GRIDWORLD_DEFAULTS,
     "rllib_dynamite/HalfCheetahVel-v0": dict(
         vae_subsample_beliefs=50, vae_subsample_transitions=50
     ),

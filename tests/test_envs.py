@@ -17,7 +17,14 @@ import pytest
 from gymnasium.utils.env_checker import check_env
 
 import rllib_dynamite
-from rllib_dynamite.envs import ENTRY_POINTS, ENV_IDS, DLCMDPWrapper, env_class, make
+from rllib_dynamite.envs import (
+    ENTRY_POINTS,
+    ENV_IDS,
+    DLCMDPWrapper,
+    env_class,
+    env_defaults,
+    make,
+)
 from rllib_dynamite.envs.gridnavi import GridNavi
 from rllib_dynamite.envs.halfcheetah_vel import HalfCheetahVel
 from rllib_dynamite.envs.reacher import TARGET_RADIUS, Reacher
@@ -25,6 +32,7 @@ from rllib_dynamite.envs.reacher import TARGET_RADIUS, Reacher
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 REWARD_ONLY_LATENT = {
     "rllib_dynamite/GridNavi-v0",
+    "rllib_dynamite/PaperGridNavi-v0",
     "rllib_dynamite/Reacher-v0",
     "rllib_dynamite/HalfCheetahVel-v0",
 }
@@ -238,6 +246,29 @@ def test_gridnavi_rewards():
     obs, reward, *_ = env.step(2)  # right, off it
     np.testing.assert_array_equal(obs, [4.0, 2.0])
     assert reward == pytest.approx(-0.1)
+
+
+def test_paper_gridnavi_pays_nothing_on_the_inactive_goal():
+    env = make("rllib_dynamite/PaperGridNavi-v0", p=0.0)
+    assert env_defaults("rllib_dynamite/PaperGridNavi-v0")["num_goals"] == 2
+    env.reset(seed=0)
+    task = env.unwrapped
+    assert task.other_goal_reward == 0.0 and len(task.goal_cells) == 2
+    task.set_latent(np.array([4.0, 0.0]))
+    task.set_position(0, 3)
+    _, reward, *_ = env.step(1)  # up onto the inactive goal (0, 4)
+    assert reward == 0.0
+    _, reward, *_ = env.step(3)  # down, off it
+    assert reward == pytest.approx(-0.1)
+    task.set_position(3, 0)
+    _, reward, *_ = env.step(2)  # right onto the active goal (4, 0)
+    assert reward == 1.0
+    # The 2-goal GridNavi variant pays the ordinary step reward on the inactive goal.
+    other = GridNavi(p=0.0, num_goals=2)
+    other.reset(seed=0)
+    other.set_latent(np.array([4.0, 0.0]))
+    other.set_position(0, 3)
+    assert other.step(1)[1] == pytest.approx(-0.1)
 
 
 def test_halfcheetah_vel_reward():

@@ -1,7 +1,9 @@
 """GridNavi: VariBAD's 5×5 goal-reaching gridworld with a goal that moves between sessions.
 
 docs/method.md §6. The agent starts at (0, 0) and sees only its own cell; the goal is
-the latent. Reward is +1 on the goal cell and −0.1 elsewhere.
+the latent. Reward is +1 on the goal cell and −0.1 elsewhere. ``PaperGridNavi-v0`` is
+the two-goal reading of the paper's own gridworld (third-party, see docs/method.md):
+the inactive goal cell pays 0 instead of −0.1.
 """
 
 from __future__ import annotations
@@ -42,6 +44,8 @@ class GridNavi(DLCMDPEnv):
             a fixed derangement of the goals, otherwise a uniform draw; or ``"uniform"``.
         num_goals: 21 (every cell outside the start corner) or 2 (two fixed goals;
             at a session end the goal switches to the other one w.p. 0.8).
+        other_goal_reward: reward on a goal cell that is not the current goal (default
+            −0.1, like any other cell; the paper's gridworld reading pays 0).
         oracle: append the goal to the observation.
         render_mode: ``None`` or ``"rgb_array"``.
     """
@@ -52,6 +56,7 @@ class GridNavi(DLCMDPEnv):
         H: int = 60,
         latent_transition: str = "structured",
         num_goals: int = 21,
+        other_goal_reward: float = STEP_REWARD,
         oracle: bool = False,
         render_mode: str | None = None,
     ) -> None:
@@ -59,6 +64,8 @@ class GridNavi(DLCMDPEnv):
         if num_goals not in (2, len(GOAL_CELLS)):
             raise ValueError(f"num_goals must be one of [2, 21], got {num_goals!r}")
         self.goal_cells = np.asarray(TWO_GOAL_CELLS if num_goals == 2 else GOAL_CELLS, np.float32)
+        self.other_goal_reward = float(other_goal_reward)
+        self._goal_set = frozenset((int(x), int(y)) for x, y in self.goal_cells)
         self._goal_image = (
             np.array([1, 0]) if num_goals == 2 else _derangement(len(self.goal_cells))
         )
@@ -108,8 +115,13 @@ class GridNavi(DLCMDPEnv):
         self._x = min(max(self._x + dx, 0), GRID_SIZE - 1)
         self._y = min(max(self._y + dy, 0), GRID_SIZE - 1)
         goal = self._latent
-        on_goal = self._x == goal[0] and self._y == goal[1]
-        return self._position(), GOAL_REWARD if on_goal else STEP_REWARD, False, {}
+        if self._x == goal[0] and self._y == goal[1]:
+            reward = GOAL_REWARD
+        elif (self._x, self._y) in self._goal_set:
+            reward = self.other_goal_reward
+        else:
+            reward = STEP_REWARD
+        return self._position(), reward, False, {}
 
     def render(self) -> np.ndarray | None:
         if self.render_mode != "rgb_array":

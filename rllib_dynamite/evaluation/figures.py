@@ -29,7 +29,7 @@ from rllib_dynamite.evaluation.metrics import switch_steps
 if TYPE_CHECKING:
     from rllib_dynamite.evaluation.rollout import EpisodeRecord
 
-GRIDNAVI = "rllib_dynamite/GridNavi-v0"
+GRIDWORLDS = ("rllib_dynamite/GridNavi-v0", "rllib_dynamite/PaperGridNavi-v0")
 SNAPSHOTS = 8
 
 
@@ -45,7 +45,7 @@ def belief_figure(
     ``binary_reward``: the reward decoder predicts ``P(r > 0)`` (GridNavi's default).
     """
     episode = max(episodes, key=lambda e: len(switch_steps(e.session_ids)))
-    if env_id == GRIDNAVI and binary_reward:
+    if env_id in GRIDWORLDS and binary_reward:
         return gridnavi_belief_figure(episode, module)
     return latent_readout_figure(episode, readout)
 

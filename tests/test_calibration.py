@@ -1,0 +1,96 @@
+"""Scripted references and the calibration of the memoryless presets (docs/results.md)."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from ray.rllib.core.columns import Columns
+
+from rllib_dynamite.config import make_config
+from rllib_dynamite.envs import make
+from rllib_dynamite.evaluation import Evaluator
+from rllib_dynamite.evaluation.scripted import (
+    RIGHT,
+    STAY,
+    UP,
+    gridnavi_oracle,
+    run_episodes,
+    scripted_references,
+    walk_to,
+)
+
+PAPER_GRID = "rllib_dynamite/PaperGridNavi-v0"
+GRID = "rllib_dynamite/GridNavi-v0"
+BENCHMARK = Path(__file__).resolve().parent.parent / "benchmarks" / "calibration.py"
+
+
+def _benchmark_module():
+    spec = importlib.util.spec_from_file_location("calibration", BENCHMARK)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_scripted_policies_walk_where_they_should():
+    env = make(PAPER_GRID, p=0.0)
+    obs, _ = env.reset(seed=0)
+    env.unwrapped.set_latent(np.array([0.0, 4.0]))
+    assert gridnavi_oracle(env, obs) == UP
+    assert walk_to((4, 0))(env, obs) == RIGHT
+    assert walk_to((0, 0))(env, obs) == STAY
+
+
+@pytest.mark.parametrize(("env_id", "env_config"), [(PAPER_GRID, {}), (GRID, {"num_goals": 2})])
+def test_references_are_ordered(env_id, env_config):
+    references = scripted_references(make(env_id, **env_config), episodes=100, seed=0)
+    random, memoryless, oracle = (references[k].mean for k in ("random", "memoryless", "oracle"))
+    assert random < memoryless < oracle
+    assert oracle > 35.0  # the oracle reaches the goal and stays on it most steps
+
+
+def test_no_references_for_a_continuous_env():
+    with pytest.raises(ValueError, match="GridNavi only"):
+        scripted_references(make("rllib_dynamite/HalfCheetahVel-v0", H=5), episodes=1)
+
+
+def test_the_gate_reads_negative_references_by_magnitude():
+    calibration = _benchmark_module()
+    assert calibration.passes(38.0, 40.0) and not calibration.passes(37.9, 40.0)
+    assert calibration.passes(-2.95, -2.85) and not calibration.passes(-3.0, -2.85)
+
+
+def test_evaluator_and_scripted_episodes_meet_the_same_goals(ray_local):
+    """Trained presets are evaluated on the scripted references' episodes (paired)."""
+    config = make_config(PAPER_GRID, "markov_ppo", num_env_runners=0, seed=0)
+    evaluator = Evaluator(config, seed=7)
+    try:
+        episodes = evaluator.evaluate(3, with_figure=False).episodes
+    finally:
+        evaluator.stop()
+    env = make(PAPER_GRID)
+    for index, episode in enumerate(episodes):
+        env.reset(seed=7 if index == 0 else None)
+        latents = [env.step(0)[-1]["latent"] for _ in range(len(episode.rewards))]
+        np.testing.assert_array_equal(np.stack(latents), episode.latents)
+    assert run_episodes(env, walk_to((4, 0)), 2, seed=7).shape == (2,)
+
+
+def test_the_oracle_preset_acts_on_the_goal_it_sees(ray_local):
+    """The greedy Oracle's first action from (0, 0) depends on the goal in its observation
+    (under VariBAD's tanh [32] head it walked right whatever the goal)."""
+    config = make_config(PAPER_GRID, "oracle", num_env_runners=0, seed=0)
+    algo = config.build_algo()
+    try:
+        for _ in range(40):
+            algo.train()
+        module = algo.get_module()
+        obs = torch.tensor([[0.0, 0.0, 4.0, 0.0], [0.0, 0.0, 0.0, 4.0]])
+        with torch.no_grad():
+            logits = module.forward_inference({Columns.OBS: obs})[Columns.ACTION_DIST_INPUTS]
+    finally:
+        algo.stop()
+    assert logits.argmax(-1).tolist() == [RIGHT, UP]
