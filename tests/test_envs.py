@@ -440,3 +440,50 @@ def test_a_non_finite_reward_fails_the_step_with_one_clear_error():
     env.reset(seed=0)
     with pytest.raises(ValueError, match=r"NaNReward returned a non-finite reward \(nan\)"):
         env.step(0)
+
+
+def _cartpole_dlcmdp(sample_latent, transition_latent, shape=(1,)):
+    return DLCMDPWrapper(
+        gym.make("CartPole-v1"),
+        sample_latent=sample_latent,
+        transition_latent=transition_latent,
+        apply_latent=lambda env, latent: None,
+        latent_space=gym.spaces.Box(-1.0, 1.0, shape, np.float32),
+        p=1.0,
+        H=5,
+    )
+
+
+def test_the_wrapper_converts_a_scalar_or_list_latent_to_the_latent_space():
+    env = _cartpole_dlcmdp(lambda rng: 0.5, lambda latent, rng: [-float(latent[0])])
+    _, info = env.reset(seed=0)
+    assert info["latent"].shape == (1,) and info["latent"].dtype == np.float32
+    env.step(0)  # p=1: the session ends, and transition_latent's list becomes the latent
+    assert env.latent.shape == (1,) and env.latent.dtype == np.float32
+    assert env.latent[0] == -0.5
+    pair = _cartpole_dlcmdp(lambda rng: [0.1, 0.2], lambda latent, rng: latent, shape=(2,))
+    pair.reset(seed=0)
+    np.testing.assert_array_equal(pair.latent, np.array([0.1, 0.2], np.float32))
+
+
+@pytest.mark.parametrize(
+    "sample_latent, transition_latent, role, got",
+    [
+        (lambda rng: [0.1, 0.2], lambda latent, rng: latent, "sample_latent", "shape (2,)"),
+        (lambda rng: np.zeros((1, 1)), lambda latent, rng: latent, "sample_latent", "(1, 1)"),
+        (lambda rng: "high", lambda latent, rng: latent, "sample_latent", "'high'"),
+        (lambda rng: 0.0, lambda latent, rng: np.zeros(3), "transition_latent", "shape (3,)"),
+    ],
+    ids=["list-too-long", "wrong-shape", "not-a-number", "transition"],
+)
+def test_the_wrapper_refuses_a_latent_of_the_wrong_shape_naming_the_callable(
+    sample_latent, transition_latent, role, got
+):
+    env = _cartpole_dlcmdp(sample_latent, transition_latent)
+    with pytest.raises(ValueError) as raised:
+        env.reset(seed=0)
+        env.step(0)
+    message = str(raised.value)
+    assert "\n" not in message
+    assert message.startswith(f"{role} (") and "test_envs.py:" in message and got in message
+    assert "not a latent of latent_space Box(-1.0, 1.0, (1,), float32)" in message

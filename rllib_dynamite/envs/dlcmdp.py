@@ -189,6 +189,11 @@ class DLCMDPWrapper(DLCMDPEnv):
         latent_space: a float ``Box`` the latents live in.
         p, H, latent_transition, oracle: as :class:`DLCMDPEnv`.
 
+    A latent that ``sample_latent`` or ``transition_latent`` returns may be an array, a
+    flat list, or a scalar for a one-element space: it is converted to
+    ``latent_space``'s shape and dtype. One of another size raises ``ValueError``
+    naming the function.
+
     The base env's own ``terminated`` ends the episode; its ``truncated`` is ignored
     in favour of the DLCMDP horizon ``H``.
     """
@@ -216,12 +221,32 @@ class DLCMDPWrapper(DLCMDPEnv):
         self._finish_spaces()
 
     def sample_latent(self, rng: np.random.Generator) -> np.ndarray:
-        return self._sample_latent(rng)
+        return self._as_latent(self._sample_latent(rng), "sample_latent", self._sample_latent)
 
     def transition_latent_structured(
         self, latent: np.ndarray, rng: np.random.Generator
     ) -> np.ndarray:
-        return self._transition_latent(latent, rng)
+        next_latent = self._transition_latent(latent, rng)
+        return self._as_latent(next_latent, "transition_latent", self._transition_latent)
+
+    def _as_latent(self, value: Any, role: str, function: Callable[..., Any]) -> np.ndarray:
+        """``value`` in ``latent_space``'s shape and dtype: a scalar or a flat list of the
+        right size is converted, anything else refused with one line naming ``function``."""
+        shape = self.latent_space.shape
+        try:
+            latent = np.asarray(value, dtype=self.latent_space.dtype)
+        except (TypeError, ValueError):
+            latent = None
+        if latent is not None and latent.shape != shape:
+            fits = latent.ndim <= 1 and latent.size == math.prod(shape)
+            latent = latent.reshape(shape) if fits else None
+        if latent is None:
+            got = f"an array of shape {np.shape(value)}" if np.ndim(value) else repr(value)
+            raise ValueError(
+                f"{role} ({_describe_callable(function)}) returned {got}, "
+                f"not a latent of latent_space {self.latent_space}"
+            )
+        return latent
 
     def _on_latent_change(self) -> None:
         self._apply_latent(self.env, self._latent)
@@ -240,3 +265,12 @@ class DLCMDPWrapper(DLCMDPEnv):
 
     def close(self) -> None:
         self.env.close()
+
+
+def _describe_callable(function: Callable[..., Any]) -> str:
+    """``make_wind.<locals>.<lambda> at windy.py:12``: the name, and where it is defined."""
+    name = getattr(function, "__qualname__", None) or repr(function)
+    code = getattr(function, "__code__", None)
+    if code is None:
+        return name
+    return f"{name} at {code.co_filename.rsplit('/', 1)[-1]}:{code.co_firstlineno}"
