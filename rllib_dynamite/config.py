@@ -78,6 +78,8 @@ class DynamiteSettings:
     consistency_weight: float = 0.5  # λ_cons
     consistency_pull_only: bool = False  # L_cons detaches δ_t: it never pushes b_t away
     consistency_kl: Literal["forward", "reverse"] = "forward"  # δ_t: KL(b_t‖b_e) or KL(b_e‖b_t)
+    consistency_reduction: Literal["sum", "mean"] = "sum"  # hinges summed per trajectory or mean
+    consistency_target_grad: bool = False  # L_cons's gradient also reaches the final belief
     termination_weight: float = 1.0  # λ_term
     termination_pos_weight: float = 0.0  # weight of boundary steps in L_term; 0: (1-p)/p ≤ 100
     vae_buffer_episodes: int = 2_000  # capacity of the recent-episode buffer

@@ -98,10 +98,16 @@ class DynamiteLearner(PPOTorchLearner):
         for module_id, module_batch in batch.policy_batches.items():
             if not self._settings(module_id).use_vae:
                 continue
+            session_ids, valid = module_batch[SESSION_ID], module_batch[Columns.LOSS_MASK].bool()
             self._buffer(module_id).add(
-                obs=module_batch[Columns.OBS],
-                session_ids=module_batch[SESSION_ID],
-                valid=module_batch[Columns.LOSS_MASK].bool(),
+                obs=module_batch[Columns.OBS], session_ids=session_ids, valid=valid
+            )
+            # The env's session labels as the learner received them (rows: episodes).
+            sessions = session_ids.masked_fill(~valid, 0).amax(dim=1) + 1
+            self.metrics.log_value(
+                (module_id, "sessions_per_episode"),
+                sessions[valid.any(dim=1)].float().mean().item(),
+                window=1,
             )
         return batch
 
@@ -256,6 +262,8 @@ def vae_loss(
             valid,
             pull_only=settings.consistency_pull_only,
             reverse=settings.consistency_kl == "reverse",
+            reduction=settings.consistency_reduction,
+            target_grad=settings.consistency_target_grad,
         )
         total = total + settings.consistency_weight * terms["consistency_loss"]
     if settings.termination_head:

@@ -192,6 +192,8 @@ def consistency_loss(
     valid: Tensor,
     pull_only: bool = False,
     reverse: bool = False,
+    reduction: str = "sum",
+    target_grad: bool = False,
 ) -> Tensor:
     """Session-consistency loss L_cons (`docs/method.md §3`); returns a scalar.
 
@@ -204,21 +206,27 @@ def consistency_loss(
     ``pull_only`` δ_t is detached too, so the loss only pulls b_{t+1} back towards the
     final belief (the value is the same). With ``reverse``, δ_t = KL(sg(b_{e(t)}) ‖ b_t):
     the forward KL's gradient scales with 1/σ² of the (narrow) final belief, the reverse
-    one with 1/σ² of b_t itself.
+    one with 1/σ² of b_t itself. With ``reduction="mean"`` the hinges are averaged over
+    the valid same-session pairs of the batch instead (the public reimplementation's
+    reading); with ``target_grad`` the gradient also reaches the final belief b_{e(t)}.
     """
     mean = _zero_where_not(valid, belief_mean)
     logvar = _zero_where_not(valid, belief_logvar)
     final = session_final_index(session_ids, valid).unsqueeze(-1).expand_as(mean)
-    target_mean = torch.gather(mean, 1, final).detach()
-    target_logvar = torch.gather(logvar, 1, final).detach()
+    target_mean = torch.gather(mean, 1, final)
+    target_logvar = torch.gather(logvar, 1, final)
+    if not target_grad:
+        target_mean, target_logvar = target_mean.detach(), target_logvar.detach()
     if reverse:
         distance = gaussian_kl(target_mean, target_logvar, mean, logvar)
     else:
         distance = gaussian_kl(mean, logvar, target_mean, target_logvar)
     same_session_pair = valid[:, 1:] & (session_ids[:, 1:] == session_ids[:, :-1])
     previous = distance[:, :-1].detach() if pull_only else distance[:, :-1]
-    increase = F.relu(distance[:, 1:] - previous)
-    per_trajectory = _zero_where_not(same_session_pair, increase).sum(dim=1)
+    increase = _zero_where_not(same_session_pair, F.relu(distance[:, 1:] - previous))
+    if reduction == "mean":
+        return _safe_ratio(increase.sum(), same_session_pair.sum())
+    per_trajectory = increase.sum(dim=1)
     has_steps = valid.any(dim=1)
     return _safe_ratio(_zero_where_not(has_steps, per_trajectory).sum(), has_steps.sum())
 

@@ -282,6 +282,21 @@ def test_consistency_averages_over_trajectories():
     assert loss.item() == pytest.approx(4.0 / 2)
 
 
+def test_consistency_mean_averages_the_hinges_over_same_session_pairs():
+    mean = torch.tensor([[1.0, 3.0, 0.0, 5.0, 4.0], [0.0, 1.0, 2.0, 0.0, 0.0]]).unsqueeze(-1)
+    args = (mean, torch.zeros_like(mean), SESSION_IDS, VALID)
+    pairs = int((VALID[:, 1:] & (SESSION_IDS[:, 1:] == SESSION_IDS[:, :-1])).sum())
+    # One hinge of 4 among all the batch's valid same-session pairs.
+    assert consistency_loss(*args, reduction="mean").item() == pytest.approx(4.0 / pairs)
+    assert consistency_loss(*args).item() == pytest.approx(4.0 / 2)
+
+
+def test_consistency_target_grad_reaches_the_final_belief():
+    mean, logvar = one_d_beliefs([1.0, 3.0, 0.0, 5.0, 4.0])
+    consistency_loss(mean, logvar, SESSION_IDS[:1], VALID[:1], target_grad=True).backward()
+    assert mean.grad[0, 2, 0].item() != 0.0  # the final belief moves too
+
+
 # --- termination --------------------------------------------------------------------
 
 
