@@ -92,18 +92,43 @@ def _parser() -> argparse.ArgumentParser:
 
     plot = commands.add_parser(
         "plot",
-        help="figures and a Markdown table from a results directory",
+        help="figures and the summary tables of a study from results directories",
         description="Learning curves (mean ± std over seeds), an ablation chart or a "
-        "p-sweep box plot, plus a Markdown table of final returns (printed and saved "
-        "beside --out as .md).",
+        "p-sweep box plot, plus Markdown tables (printed and saved beside --out as .md): "
+        "final return per method with a 95%% interval over seeds, the reference preset "
+        "minus each baseline (Welch), and with --threshold the env steps to reach a "
+        "return. The trials of every directory are merged; of a configuration and seed "
+        "run twice, the longer run is kept.",
     )
-    plot.add_argument("results", type=Path, help="a results directory (searched recursively)")
+    plot.add_argument(
+        "results", type=Path, nargs="+", help="results directories (searched recursively)"
+    )
     plot.add_argument("--out", type=Path, required=True, help="PNG to write")
     plot.add_argument("--kind", choices=("curves", "ablation", "p-sweep"), default="curves")
     plot.add_argument(
         "--metric",
         default="env_runners/episode_return_mean",
-        help="progress.csv column for curves (default: env_runners/episode_return_mean)",
+        help="progress.csv column or evaluation/<metric> for curves, e.g. "
+        "learners/default_policy/entropy (default: env_runners/episode_return_mean)",
+    )
+    plot.add_argument(
+        "--at-steps",
+        type=float,
+        metavar="N",
+        help="read every trial at its last point at or before N env steps (trials that "
+        "stopped before N are left out)",
+    )
+    plot.add_argument(
+        "--threshold",
+        type=float,
+        metavar="R",
+        help="also report env steps to first reach a return of R (censored if never)",
+    )
+    plot.add_argument(
+        "--reference",
+        default="dynamite",
+        metavar="PRESET",
+        help="preset compared with each baseline (default: dynamite)",
     )
 
     commands.add_parser("envs", help="list the registered envs and their defaults")
@@ -274,7 +299,13 @@ def _plot(args: argparse.Namespace) -> int:
     from rllib_dynamite import plotting
 
     figure_path, table_path, table = plotting.plot(
-        args.results, args.out, kind=args.kind, metric=args.metric
+        args.results,
+        args.out,
+        kind=args.kind,
+        metric=args.metric,
+        at_steps=args.at_steps,
+        threshold=args.threshold,
+        reference=args.reference,
     )
     print(table)
     print(f"figure: {figure_path}\ntable:  {table_path}")

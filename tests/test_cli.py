@@ -86,7 +86,9 @@ def test_plot_writes_png_and_markdown_table(train_run, tmp_path, capsys, kind):
     assert figure.stat().st_size > 10_000
     table = figure.with_suffix(".md").read_text()
     row = next(line for line in table.splitlines() if line.startswith("| GridNavi-v0 | dynamite |"))
-    assert "–" not in row  # final training return and final evaluation return
+    seeds, final, source, steps = (row.strip("| ").split(" | ")[i] for i in (2, 3, 6, 7))
+    assert (seeds, source, steps) == ("1", "evaluation", "240")
+    assert -6.0 <= float(final) <= 60.0  # H = 60 steps of -0.1 to 1
     assert table in capsys.readouterr().out
 
 

@@ -1,0 +1,221 @@
+"""Tune trials read back from results directories, merged and grouped (docs/usage.md).
+
+A trial is a directory with Tune's ``params.json`` (the trial config: env, preset,
+settings), ``progress.csv`` and ``result.json`` (evaluation results only appear there:
+Tune's CSV columns are fixed by the first iteration). Several results directories (a
+study run over several sittings, or a rerun of one seed) merge into one set of trials;
+trials are then grouped by every config value that differs between them except the
+seed and the run plan (budget, evaluation schedule), so seeds become the spread of a
+group.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from rllib_dynamite.envs import env_defaults
+
+STEPS = "num_env_steps_sampled_lifetime"
+TRAINING_RETURN = "env_runners/episode_return_mean"
+EVALUATION_RETURN = "evaluation/episode_return_mean"
+# How long a trial ran and how often it was evaluated: not part of what a trial is, so
+# a longer rerun of the same configuration and seed replaces the shorter one.
+RUN_PLAN_KEYS = ("stop_timesteps", "evaluation_interval", "evaluation_episodes")
+SEED_KEY = "settings/seed"
+
+
+@dataclass
+class Trial:
+    """One trial's config (flattened with ``/``), progress, evaluations (one row per
+    evaluation, columns ``evaluation/<metric>``) and each evaluation's episode returns."""
+
+    path: Path
+    config: dict[str, Any]
+    progress: pd.DataFrame
+    evaluations: pd.DataFrame
+    evaluation_episode_returns: list[list[float]]
+
+    @property
+    def env(self) -> str:
+        return str(self.config["env"])
+
+    @property
+    def p(self) -> float:
+        default = env_defaults(self.env)["p"]
+        return float(self.config.get("settings/env_config/p", default))
+
+    @property
+    def last_step(self) -> float:
+        """Env steps sampled by the trial's last iteration."""
+        steps = self.progress[STEPS].dropna() if STEPS in self.progress else pd.Series()
+        return float(steps.max()) if len(steps) else 0.0
+
+    def has(self, metric: str) -> bool:
+        frame = self.evaluations if metric.startswith("evaluation/") else self.progress
+        return metric in frame.columns
+
+    def series(self, metric: str, at_steps: float | None = None) -> pd.DataFrame:
+        """``[STEPS, metric]`` rows where ``metric`` was reported, up to ``at_steps``."""
+        frame = self.evaluations if metric.startswith("evaluation/") else self.progress
+        columns = list(dict.fromkeys([STEPS, metric]))
+        if not set(columns) <= set(frame.columns):
+            return pd.DataFrame(columns=columns)
+        rows = frame[columns].dropna()
+        return rows if at_steps is None else rows[rows[STEPS] <= at_steps]
+
+    def episode_returns(self, at_steps: float | None = None) -> list[float]:
+        """Episode returns of the last evaluation at or before ``at_steps``."""
+        steps = self.evaluations.get(STEPS, pd.Series(dtype=float)).to_numpy(float)
+        chosen = []
+        for step, returns in zip(steps, self.evaluation_episode_returns, strict=True):
+            if at_steps is None or step <= at_steps:
+                chosen = returns
+        return list(chosen)
+
+    def final(self, metric: str, at_steps: float | None = None) -> float:
+        values = self.series(metric, at_steps)[metric]
+        return float(values.iloc[-1]) if len(values) else float("nan")
+
+    def return_series(self, at_steps: float | None = None) -> tuple[pd.DataFrame, str]:
+        """The trial's return curve ``[STEPS, return]`` up to ``at_steps``, and its source.
+
+        The source is the greedy evaluation (``evaluation/episode_return_mean``) where
+        the trial has one up to ``at_steps``, else the training return.
+        """
+        evaluations = self.series(EVALUATION_RETURN, at_steps)
+        if len(evaluations):
+            explore = bool(self.config.get("evaluation_explore", False))
+            source = "sampled evaluation" if explore else "evaluation"
+            return evaluations.set_axis([STEPS, "return"], axis=1), source
+        training = self.series(TRAINING_RETURN, at_steps)
+        return training.set_axis([STEPS, "return"], axis=1), "training"
+
+
+def load_trials(results_dirs: str | Path | Iterable[str | Path]) -> list[Trial]:
+    """Every trial directory under each of ``results_dirs`` (searched recursively).
+
+    A trial directory reached twice (nested arguments) is read once; use
+    :func:`merge_trials` for the same configuration run twice.
+
+    Raises:
+        FileNotFoundError: no such directory, or no trial with results under them.
+    """
+    if isinstance(results_dirs, str | Path):
+        results_dirs = [results_dirs]
+    directories = [Path(d) for d in results_dirs]
+    for directory in directories:
+        if not directory.is_dir():
+            raise FileNotFoundError(f"no such results directory: {directory}")
+    trials, seen = [], set()
+    for directory in directories:
+        for params in sorted(directory.rglob("params.json")):
+            trial_dir = params.parent.resolve()
+            progress_file = trial_dir / "progress.csv"
+            if trial_dir in seen or not progress_file.is_file():
+                continue
+            if progress_file.stat().st_size == 0:
+                continue
+            config = _flatten(json.loads(params.read_text()))
+            if "env" not in config or "preset" not in config:
+                continue
+            seen.add(trial_dir)
+            progress = pd.read_csv(progress_file)
+            evaluations, episode_returns = _evaluations(trial_dir / "result.json")
+            trials.append(Trial(params.parent, config, progress, evaluations, episode_returns))
+    if not trials:
+        names = ", ".join(str(d) for d in directories)
+        raise FileNotFoundError(f"no trial results (params.json + progress.csv) under {names}")
+    return trials
+
+
+def merge_trials(trials: list[Trial]) -> tuple[list[Trial], list[str]]:
+    """One trial per configuration and seed: of a pair, the one that ran more env steps.
+
+    Returns the kept trials (in their order) and one note per dropped trial.
+    """
+    by_identity: dict[str, list[Trial]] = defaultdict(list)
+    for trial in trials:
+        by_identity[_identity(trial)].append(trial)
+    kept, notes = [], []
+    for same in by_identity.values():
+        longest = max(same, key=lambda t: t.last_step)
+        kept.append(longest)
+        for dropped in same:
+            if dropped is not longest:
+                notes.append(
+                    f"{describe(longest)} ran twice: kept {longest.path} "
+                    f"({longest.last_step:,.0f} env steps), dropped {dropped.path} "
+                    f"({dropped.last_step:,.0f})"
+                )
+    order = {id(t): i for i, t in enumerate(trials)}
+    return sorted(kept, key=lambda t: order[id(t)]), notes
+
+
+def group_trials(trials: list[Trial]) -> dict[str, dict[str, list[Trial]]]:
+    """``{env: {label: trials}}``; a label is the preset, then the config values that
+    tell groups apart (``dynamite, p=0.2``)."""
+    ignored = {SEED_KEY, "env", "preset", *RUN_PLAN_KEYS}
+    varying = sorted(
+        key
+        for key in {k for t in trials for k in t.config}
+        if key not in ignored
+        and len({json.dumps(t.config.get(key), sort_keys=True) for t in trials}) > 1
+    )  # fmt: skip
+    groups: dict[str, dict[str, list[Trial]]] = defaultdict(lambda: defaultdict(list))
+    for trial in trials:
+        parts = [str(trial.config["preset"])] + [
+            f"{key.rsplit('/', 1)[-1]}={trial.config.get(key)}" for key in varying
+        ]
+        groups[trial.env][", ".join(parts)].append(trial)
+    return {env: dict(by_label) for env, by_label in groups.items()}
+
+
+def describe(trial: Trial) -> str:
+    """``dynamite seed=0 on GridNavi-v0``."""
+    seed = trial.config.get(SEED_KEY)
+    return f"{trial.config['preset']} seed={seed} on {trial.env.split('/')[-1]}"
+
+
+def _identity(trial: Trial) -> str:
+    config = {k: v for k, v in trial.config.items() if k not in RUN_PLAN_KEYS}
+    return json.dumps(config, sort_keys=True, default=str)
+
+
+def _flatten(config: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    flat: dict[str, Any] = {}
+    for key, value in config.items():
+        if isinstance(value, dict) and value:
+            flat.update(_flatten(value, f"{prefix}{key}/"))
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
+
+
+def _evaluations(result_file: Path) -> tuple[pd.DataFrame, list[list[float]]]:
+    """Scalar evaluation metrics of every evaluation in ``result.json`` (one row each,
+    with the env steps), and each one's episode returns."""
+    rows: list[dict[str, float]] = []
+    returns: list[list[float]] = []
+    if result_file.is_file():
+        with result_file.open() as lines:
+            for line in lines:
+                if '"evaluation"' not in line:
+                    continue
+                result = json.loads(line)
+                evaluation = result.get("evaluation") or {}
+                row = {f"evaluation/{k}": v for k, v in evaluation.items() if _is_number(v)}
+                rows.append({STEPS: result.get(STEPS, np.nan), **row})
+                returns.append([float(r) for r in evaluation.get("episode_returns", [])])
+    return pd.DataFrame(rows), returns
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)

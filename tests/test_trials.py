@@ -1,0 +1,69 @@
+"""Trials read back from Tune results directories, merged and grouped (rllib_dynamite/trials.py)."""
+
+import pytest
+
+from rllib_dynamite.trials import group_trials, load_trials, merge_trials
+
+
+def test_a_trial_reads_its_progress_evaluations_and_episode_returns(tmp_path, write_trial):
+    write_trial(tmp_path / "a", preset="dynamite", seed=0, steps=[100, 200, 300],
+                returns=[1.0, 2.0, 3.0], evaluations={0: 5.0, 2: 7.0})  # fmt: skip
+    (trial,) = load_trials(tmp_path)
+    assert trial.last_step == 300
+    assert trial.final("learners/default_policy/entropy") == pytest.approx(1 / 3)
+    assert trial.final("evaluation/episode_return_mean") == 7.0
+    assert trial.final("env_runners/episode_return_mean", at_steps=250) == 2.0
+    assert trial.episode_returns() == [6.0, 8.0]
+    assert trial.episode_returns(at_steps=250) == [4.0, 6.0]
+
+
+def test_the_return_curve_is_the_evaluation_where_there_is_one(tmp_path, write_trial):
+    write_trial(tmp_path / "evaluated", preset="dynamite", seed=0, steps=[100, 200, 300],
+                returns=[1.0, 2.0, 3.0], evaluations={1: 9.0})  # fmt: skip
+    write_trial(tmp_path / "trained", preset="dynamite", seed=1, steps=[100, 200],
+                returns=[1.0, 2.0])  # fmt: skip
+    evaluated, trained = load_trials(tmp_path)
+    curve, source = evaluated.return_series()
+    assert source == "evaluation" and curve["return"].tolist() == [9.0]
+    # Before its first evaluation, a trial is read from its training return.
+    curve, source = evaluated.return_series(at_steps=150)
+    assert source == "training" and curve["return"].tolist() == [1.0]
+    curve, source = trained.return_series()
+    assert source == "training" and curve["return"].tolist() == [1.0, 2.0]
+
+
+def test_directories_merge_and_the_longer_run_of_a_seed_is_kept(tmp_path, write_trial):
+    first, second = tmp_path / "sitting1", tmp_path / "sitting2"
+    write_trial(first / "dynamite_0", preset="dynamite", seed=0, steps=[100, 200], returns=[1, 2])
+    write_trial(first / "varibad_0", preset="varibad", seed=0, steps=[100, 200], returns=[1, 2])
+    write_trial(second / "dynamite_0", preset="dynamite", seed=0, steps=[100, 200, 300],
+                returns=[1, 2, 3])  # fmt: skip
+    write_trial(second / "dynamite_1", preset="dynamite", seed=1, steps=[100], returns=[1])
+    # A directory given twice (here nested) is read once.
+    trials, notes = merge_trials(load_trials([first, second, second / "dynamite_1"]))
+    assert sorted((t.config["preset"], t.config["settings/seed"], t.last_step) for t in trials) == [
+        ("dynamite", 0, 300), ("dynamite", 1, 100), ("varibad", 0, 200),
+    ]  # fmt: skip
+    (note,) = notes
+    assert "dynamite seed=0 on GridNavi-v0 ran twice" in note
+    assert f"kept {second / 'dynamite_0'} (300 env steps)" in note
+    assert f"dropped {first / 'dynamite_0'} (200)" in note
+
+
+def test_groups_tell_apart_settings_but_not_seeds_or_budgets(tmp_path, write_trial):
+    for seed, p, steps in ((0, 0.1, [100]), (1, 0.1, [100, 200]), (0, 0.2, [100])):
+        write_trial(tmp_path / f"t{seed}{p}", preset="dynamite", seed=seed, steps=steps,
+                    returns=[0.0] * len(steps), settings={"env_config": {"p": p}})  # fmt: skip
+    (by_label,) = group_trials(load_trials(tmp_path)).values()
+    assert {label: len(trials) for label, trials in by_label.items()} == {
+        "dynamite, p=0.1": 2,
+        "dynamite, p=0.2": 1,
+    }
+
+
+@pytest.mark.parametrize("make", ["missing", "empty"])
+def test_no_directory_or_no_trials_is_one_error(tmp_path, make):
+    if make == "empty":
+        (tmp_path / "empty").mkdir()
+    with pytest.raises(FileNotFoundError, match="no such results directory|no trial results"):
+        load_trials(tmp_path / make)
