@@ -19,9 +19,15 @@ from rllib_dynamite.envs.dlcmdp import DLCMDPEnv, DLCMDPWrapper  # noqa: E402
 
 ENTRY_POINTS = {
     "rllib_dynamite/GridNavi-v0": "rllib_dynamite.envs.gridnavi:GridNavi",
+    "rllib_dynamite/PaperGridNavi-v0": "rllib_dynamite.envs.gridnavi:GridNavi",
     "rllib_dynamite/Reacher-v0": "rllib_dynamite.envs.reacher:Reacher",
     "rllib_dynamite/HalfCheetahVel-v0": "rllib_dynamite.envs.halfcheetah_vel:HalfCheetahVel",
     "rllib_dynamite/ScratchItch-v0": "rllib_dynamite.envs.scratch_itch:ScratchItch",
+}
+# Registered variants: an id whose defaults differ from its class's.
+ENV_KWARGS: dict[str, dict[str, Any]] = {
+    # The paper's gridworld as a third-party reimplementation reads it (docs/method.md §6).
+    "rllib_dynamite/PaperGridNavi-v0": {"num_goals": 2, "other_goal_reward": 0.0},
 }
 ENV_IDS: tuple[str, ...] = tuple(ENTRY_POINTS)
 
@@ -36,7 +42,8 @@ def env_class(env_id: str) -> type[DLCMDPEnv]:
 def env_defaults(env_id: str) -> dict[str, Any]:
     """The keyword arguments an env takes, with their defaults."""
     parameters = inspect.signature(env_class(env_id).__init__).parameters
-    return {name: p.default for name, p in parameters.items() if name != "self"}
+    defaults = {name: p.default for name, p in parameters.items() if name != "self"}
+    return {**defaults, **ENV_KWARGS.get(env_id, {})}
 
 
 def validate_env_kwargs(env_id: str, env_kwargs: dict[str, Any]) -> None:
@@ -56,7 +63,12 @@ def make(env_id: str, **env_kwargs: Any) -> gym.Env:
 def _register() -> None:
     for env_id, entry_point in ENTRY_POINTS.items():
         if env_id not in gym.registry:
-            gym.register(id=env_id, entry_point=entry_point, disable_env_checker=True)
+            gym.register(
+                id=env_id,
+                entry_point=entry_point,
+                disable_env_checker=True,
+                kwargs=ENV_KWARGS.get(env_id, {}),
+            )
 
 
 _register()
