@@ -55,7 +55,8 @@ def test_train_writes_checkpoint_and_event_files(train_run):
     tags = _scalar_tags(trial)
     for term in VAE_TAGS:
         assert f"ray/tune/learners/default_policy/vae_{term}" in tags
-    for name in ("episode_return_mean", "steps_to_adapt_mean", "termination_recall"):
+    # steps_to_adapt_mean is NaN (so not logged) while no switch is adapted.
+    for name in ("episode_return_mean", "adapted_fraction", "termination_recall"):
         assert f"ray/tune/evaluation/{name}" in tags
     assert "ray/tune/env_steps_per_second" in tags
     images = EventAccumulator(str(trial / "belief"), size_guidance={"images": 0})

@@ -1,8 +1,16 @@
-"""Evaluation metrics on hand-made episodes (rllib_dynamite/evaluation/metrics.py)."""
+"""Evaluation metrics on hand-made episodes (rllib_dynamite/evaluation/metrics.py,
+adaptation.py)."""
 
+import math
+
+import gymnasium as gym
 import numpy as np
 import pytest
 
+from rllib_dynamite.config import make_config
+from rllib_dynamite.envs import ENV_IDS, make
+from rllib_dynamite.evaluation import Evaluator
+from rllib_dynamite.evaluation.adaptation import step_successes, success_rule
 from rllib_dynamite.evaluation.metrics import (
     BoundaryCounts,
     linear_readout,
@@ -12,9 +20,12 @@ from rllib_dynamite.evaluation.metrics import (
     switch_steps,
 )
 
-# Two switches: sessions [0, 4), [4, 7), [7, 9).
+# Two switches: sessions [0, 4), [4, 7), [7, 9); GridNavi rewards (goal 1, else -0.1).
 SESSIONS = np.array([0, 0, 0, 0, 1, 1, 1, 2, 2])
 REWARDS = np.array([-0.1, 1.0, 1.0, 1.0, -0.1, -0.1, 1.0, -0.1, -0.1])
+SUCCESSES = REWARDS >= 1.0
+GRID = "rllib_dynamite/GridNavi-v0"
+CHEETAH = "rllib_dynamite/HalfCheetahVel-v0"
 
 
 def test_switches_and_session_returns():
@@ -22,14 +33,37 @@ def test_switches_and_session_returns():
     np.testing.assert_allclose(session_returns(REWARDS, SESSIONS), [2.9, 0.8, -0.2])
 
 
-def test_steps_to_adapt_counts_until_the_pre_switch_level_and_censors():
-    # Level before t=4: mean(-0.1, 1, 1, 1) = 0.725, reached again at t=6 -> 2 steps.
-    # Level before t=7: mean(-0.1, -0.1, 1) = 0.267, never reached before the end.
-    assert steps_to_adapt(REWARDS, SESSIONS) == [2, None]
+def test_steps_to_adapt_counts_until_the_new_goal_and_censors():
+    # The new goal is first reached at t=6, 2 steps after the switch at t=4; the
+    # session from t=7 ends without reaching its goal: censored.
+    assert steps_to_adapt(SUCCESSES, SESSIONS) == [2, None]
 
 
-def test_steps_to_adapt_is_zero_when_the_first_step_matches():
-    assert steps_to_adapt(np.array([0.5, 0.5, 0.9]), np.array([0, 0, 1])) == [0]
+def test_steps_to_adapt_is_zero_when_the_first_step_succeeds():
+    assert steps_to_adapt(np.array([False, False, True]), np.array([0, 0, 1])) == [0]
+
+
+def test_a_failing_agent_never_adapts():
+    # Never on a goal: every switch is censored, whatever it earned before the switch
+    # (the previous rule, "regain the pre-switch reward", counted these as adapted at 0).
+    rewards = np.full(len(SESSIONS), -0.1)
+    assert steps_to_adapt(rewards >= 1.0, SESSIONS) == [None, None]
+    metrics = summarize_returns([rewards.sum()], [rewards], [SESSIONS], [rewards >= 1.0])
+    assert metrics["switches"] == 2 and metrics["adapted_fraction"] == 0.0
+    assert math.isnan(metrics["steps_to_adapt_mean"])
+
+
+def test_staying_on_the_old_goal_is_not_adapting():
+    # On the goal all session 0, then -0.1 on the old goal cell after the switch.
+    rewards = np.array([1.0, 1.0, 1.0, -0.1, -0.1, -0.1])
+    sessions = np.array([0, 0, 0, 1, 1, 1])
+    assert steps_to_adapt(rewards >= 1.0, sessions) == [None]
+
+
+def test_without_a_success_rule_adaptation_is_nan_not_zero():
+    metrics = summarize_returns([REWARDS.sum()], [REWARDS], [SESSIONS], [None])
+    assert metrics["switches"] == 2
+    assert math.isnan(metrics["adapted_fraction"]) and math.isnan(metrics["steps_to_adapt_mean"])
 
 
 def test_boundary_counts_exact_and_within_tolerance():
@@ -61,10 +95,79 @@ def test_linear_readout_recovers_a_linear_latent():
 
 
 def test_summarize_returns():
-    metrics = summarize_returns([REWARDS.sum()], [REWARDS], [SESSIONS])
+    metrics = summarize_returns([REWARDS.sum()], [REWARDS], [SESSIONS], [SUCCESSES])
     assert metrics["episode_return_mean"] == pytest.approx(3.5)
     assert metrics["session_return_mean"] == pytest.approx(3.5 / 3)
     assert metrics["switches"] == 2
     assert metrics["steps_to_adapt_mean"] == 2.0
     assert metrics["adapted_fraction"] == 0.5
     assert metrics["session_2_return_mean"] == pytest.approx(-0.2)
+
+
+@pytest.mark.parametrize("env_id", ENV_IDS)
+def test_every_built_in_env_has_a_success_rule_that_reads_its_info(env_id):
+    env = make(env_id)
+    try:
+        env.reset(seed=0)
+        rewards, infos = [], []
+        for _ in range(3):
+            _, reward, _, _, info = env.step(env.action_space.sample())
+            rewards.append(reward)
+            infos.append(info)
+        rule = success_rule(env)
+        assert rule is not None
+        assert step_successes(rule, rewards, infos).dtype == bool
+    finally:
+        env.close()
+
+
+def test_gridnavi_succeeds_on_the_current_goal_only():
+    env = make(GRID)
+    env.reset(seed=0)
+    goal = env.unwrapped.latent
+    env.unwrapped.set_position(int(goal[0]), int(goal[1]))
+    _, reward, _, _, info = env.step(0)  # stay on the goal
+    assert success_rule(env)(reward, info)
+    env.unwrapped.set_latent(np.array([4.0, 4.0]) if goal[0] != 4 else np.array([2.0, 2.0]))
+    _, reward, _, _, info = env.step(0)  # the goal moved: same cell, no success
+    assert not success_rule(env)(reward, info)
+
+
+def test_continuous_rules_are_within_a_tolerance_of_the_best_level():
+    reacher_env, cheetah_env = make("rllib_dynamite/Reacher-v0"), make(CHEETAH)
+    reacher, cheetah = success_rule(reacher_env), success_rule(cheetah_env)
+    reacher_env.close()
+    cheetah_env.close()
+    assert reacher(-0.3, {"reward_dist": -0.015}) and not reacher(-0.3, {"reward_dist": -0.05})
+    assert cheetah(-1.0, {"reward_forward": -0.2}) and not cheetah(-0.3, {"reward_forward": -0.5})
+
+
+def test_the_evaluator_scores_adaptation_by_the_env_s_rule():
+    config = make_config(GRID, "markov_ppo", num_env_runners=0, seed=0)
+    evaluator = Evaluator(config, seed=3)
+    try:
+        report = evaluator.evaluate(2, with_figure=False, explore=True)
+    finally:
+        evaluator.stop()
+    for episode in report.episodes:
+        np.testing.assert_array_equal(episode.successes, episode.rewards >= 1.0)
+    adapt = [c for e in report.episodes for c in steps_to_adapt(e.successes, e.session_ids)]
+    assert report.metrics["switches"] == len(adapt)
+    adapted = sum(c is not None for c in adapt)
+    assert report.metrics["adapted_fraction"] == pytest.approx(adapted / len(adapt))
+
+
+class _Holder(gym.Env):
+    """An env that holds another and passes its info on, as the offline belief env."""
+
+    def __init__(self, env):
+        self.env = env
+
+
+def test_the_env_s_own_is_success_wins_and_a_plain_env_has_no_rule():
+    rewards, infos = [1.0, -0.1], [{"is_success": False}, {"is_success": True}]
+    assert step_successes(success_rule(make(GRID)), rewards, infos).tolist() == [False, True]
+    assert success_rule(_Holder(make(GRID))) is not None
+    plain = gym.make("CartPole-v1")
+    assert success_rule(plain) is None
+    assert step_successes(None, [1.0], [{}]) is None

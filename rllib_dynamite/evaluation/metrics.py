@@ -1,8 +1,10 @@
 """Evaluation metrics of DLCMDP episodes: pure functions of numpy arrays (docs/usage.md).
 
 Every function takes one episode's per-transition arrays, where index ``t`` is
-transition ``x_t`` (method.md §1): ``rewards[t] = r_{t+1}``, ``session_ids[t] = σ(t)``.
-A *switch* is a step ``t ≥ 1`` with ``σ(t) ≠ σ(t-1)``: the first step under a new latent.
+transition ``x_t`` (method.md §1): ``rewards[t] = r_{t+1}``, ``session_ids[t] = σ(t)``,
+``successes[t]``: whether ``x_t`` collected what its latent makes achievable (the env's
+rule, :mod:`rllib_dynamite.evaluation.adaptation`). A *switch* is a step ``t ≥ 1`` with
+``σ(t) ≠ σ(t-1)``: the first step under a new latent.
 """
 
 from __future__ import annotations
@@ -12,8 +14,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-# Steps before a switch whose mean reward is the "pre-switch level".
-PRE_SWITCH_WINDOW = 10
 # A termination prediction this many steps after a true boundary still counts (the
 # head can only notice a switch once a transition contradicts the belief).
 TERMINATION_TOLERANCE = 5
@@ -32,23 +32,21 @@ def session_returns(rewards: np.ndarray, session_ids: np.ndarray) -> np.ndarray:
     return np.array([rewards[a:b].sum() for a, b in zip(starts[:-1], starts[1:], strict=True)])
 
 
-def steps_to_adapt(rewards: np.ndarray, session_ids: np.ndarray) -> list[int | None]:
-    """For each switch, the steps until the reward regains its pre-switch level.
+def steps_to_adapt(successes: np.ndarray, session_ids: np.ndarray) -> list[int | None]:
+    """For each switch, the steps until the agent first succeeds under the new latent.
 
-    The pre-switch level is the mean reward over the last ``PRE_SWITCH_WINDOW`` steps
-    of the previous session (all of it when shorter). The count is the number of steps
-    after the switch before the first step, in the new session, whose reward reaches
-    that level (0: the first step under the new latent already does). ``None`` when the
-    new session ends first (the switch is censored).
+    The count is the number of steps after the switch before the first successful
+    step of the new session (0: the first step under the new latent succeeds). ``None``
+    when the new session ends first: the switch is censored, not adapted. How well the
+    agent did before the switch plays no part, so an agent that never succeeds never
+    adapts.
     """
-    rewards = np.asarray(rewards, dtype=np.float64)
+    successes = np.asarray(successes, dtype=bool)
     switches = switch_steps(session_ids)
-    bounds = np.concatenate([[0], switches, [len(rewards)]])
+    ends = np.concatenate([switches[1:], [len(successes)]])
     counts: list[int | None] = []
-    for i, start in enumerate(switches):
-        previous_start, end = bounds[i], bounds[i + 2]
-        level = rewards[max(previous_start, start - PRE_SWITCH_WINDOW) : start].mean()
-        reached = np.flatnonzero(rewards[start:end] >= level)
+    for start, end in zip(switches, ends, strict=True):
+        reached = np.flatnonzero(successes[start:end])
         counts.append(int(reached[0]) if reached.size else None)
     return counts
 
@@ -113,22 +111,38 @@ def linear_readout(
 
 
 def summarize_returns(
-    returns: Sequence[float], rewards: Sequence[np.ndarray], session_ids: Sequence[np.ndarray]
+    returns: Sequence[float],
+    rewards: Sequence[np.ndarray],
+    session_ids: Sequence[np.ndarray],
+    successes: Sequence[np.ndarray | None] | None = None,
 ) -> dict[str, float | list[float]]:
-    """Return metrics over episodes: per episode, per session and steps to adapt."""
+    """Return metrics over episodes: per episode, per session and steps to adapt.
+
+    ``adapted_fraction`` is the share of switches adapted before their session ended
+    (NaN without switches), ``steps_to_adapt_mean`` the mean count over those (NaN if
+    none); both are NaN without ``successes`` for every episode (an env with no rule).
+    """
     per_session = [session_returns(r, s) for r, s in zip(rewards, session_ids, strict=True)]
     all_sessions = np.concatenate(per_session)
-    adapt = [c for r, s in zip(rewards, session_ids, strict=True) for c in steps_to_adapt(r, s)]
-    adapted = [c for c in adapt if c is not None]
+    switches = sum(len(switch_steps(s)) for s in session_ids)
+    if successes is None or any(s is None for s in successes):
+        steps_mean, fraction = float("nan"), float("nan")
+    else:
+        adapt = [
+            c for w, s in zip(successes, session_ids, strict=True) for c in steps_to_adapt(w, s)
+        ]
+        adapted = [c for c in adapt if c is not None]
+        steps_mean = float(np.mean(adapted)) if adapted else float("nan")
+        fraction = len(adapted) / len(adapt) if adapt else float("nan")
     metrics: dict[str, float | list[float]] = {
         "episode_return_mean": float(np.mean(returns)),
         "episode_return_std": float(np.std(returns)),
         "episode_returns": [float(r) for r in returns],
         "session_return_mean": float(all_sessions.mean()),
         "sessions_per_episode_mean": float(np.mean([len(s) for s in per_session])),
-        "switches": len(adapt),
-        "steps_to_adapt_mean": float(np.mean(adapted)) if adapted else float("nan"),
-        "adapted_fraction": _ratio(len(adapted), len(adapt)),
+        "switches": switches,
+        "steps_to_adapt_mean": steps_mean,
+        "adapted_fraction": fraction,
     }
     for index in range(SESSION_INDICES_REPORTED):
         values = [s[index] for s in per_session if len(s) > index]

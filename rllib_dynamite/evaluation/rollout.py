@@ -23,6 +23,7 @@ from ray.rllib.env.single_agent_env_runner import SingleAgentEnvRunner
 from ray.rllib.utils.checkpoints import Checkpointable
 
 from rllib_dynamite.evaluation import figures
+from rllib_dynamite.evaluation.adaptation import step_successes, success_rule
 from rllib_dynamite.evaluation.metrics import (
     TERMINATION_TOLERANCE,
     BoundaryCounts,
@@ -40,6 +41,8 @@ class EpisodeRecord:
 
     ``states``: [T+1, S] the env's observations ``s_0 … s_T``; ``rewards``,
     ``session_ids``: [T]; ``latents``: [T, L] the latent that produced ``x_t``;
+    ``successes``: [T] bool, whether ``x_t`` collected what its latent makes achievable
+    (:mod:`~rllib_dynamite.evaluation.adaptation`; ``None`` for an env without a rule);
     ``belief_mean``/``belief_logvar``: [T+1, D] beliefs ``b_{-1} … b_{T-1}`` (row
     ``t+1`` is the belief after ``x_t``), ``termination_logits``: [T]; the last three
     are ``None`` for policies without a trained belief model or termination head.
@@ -49,6 +52,7 @@ class EpisodeRecord:
     rewards: np.ndarray
     session_ids: np.ndarray
     latents: np.ndarray
+    successes: np.ndarray | None = None
     belief_mean: np.ndarray | None = None
     belief_logvar: np.ndarray | None = None
     termination_logits: np.ndarray | None = None
@@ -86,6 +90,9 @@ class Evaluator:
         self.env_id = str(config.env)
         self.settings = config.dynamite_settings
         self._runner = SingleAgentEnvRunner(config=config)
+        # Sub-envs are reachable with gymnasium's synchronous vectorisation only.
+        sub_envs = getattr(self._runner.env.unwrapped, "envs", None)
+        self._success_rule = success_rule(sub_envs[0] if sub_envs else None)
 
     @classmethod
     def from_checkpoint(cls, path: str | Path, seed: int | None = None) -> Evaluator:
@@ -123,6 +130,7 @@ class Evaluator:
             [e.episode_return for e in episodes],
             [e.rewards for e in episodes],
             [e.session_ids for e in episodes],
+            [e.successes for e in episodes],
         )
         metrics["episodes"] = len(episodes)
         if all(e.termination_logits is not None for e in episodes):
@@ -153,11 +161,13 @@ class Evaluator:
     def _record(self, episode: Any) -> EpisodeRecord:
         observations = np.asarray(episode.get_observations(), dtype=np.float32)
         infos = episode.get_infos()[1:]  # infos[t + 1] labels transition x_t
+        rewards = np.asarray(episode.get_rewards(), dtype=np.float64)
         record = EpisodeRecord(
             states=observations,
-            rewards=np.asarray(episode.get_rewards(), dtype=np.float64),
+            rewards=rewards,
             session_ids=np.array([info["session_id"] for info in infos], dtype=np.int64),
             latents=np.stack([np.asarray(info["latent"], np.float64) for info in infos]),
+            successes=step_successes(self._success_rule, rewards, infos),
         )
         module = self.module
         if not isinstance(module, DynamiteRLModule):

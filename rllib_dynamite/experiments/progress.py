@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import sys
 import time
 from collections.abc import Callable
@@ -78,8 +79,7 @@ def evaluation_line(metrics: dict[str, Any]) -> str:
     parts = [
         f"return {metrics['episode_return_mean']:.3f} ± {metrics['episode_return_std']:.3f}",
         f"per session {metrics['session_return_mean']:.3f}",
-        f"adapt {metrics['steps_to_adapt_mean']:.1f} steps "
-        f"({metrics['adapted_fraction']:.0%} of {metrics['switches']} switches)",
+        _adaptation(metrics),
     ]
     if "termination_precision" in metrics:
         parts.append(
@@ -89,3 +89,12 @@ def evaluation_line(metrics: dict[str, Any]) -> str:
     if "belief_readout_r2" in metrics:
         parts.append(f"belief R² {metrics['belief_readout_r2']:.2f}")
     return " | ".join(parts)
+
+
+def _adaptation(metrics: dict[str, Any]) -> str:
+    fraction, switches = metrics["adapted_fraction"], metrics["switches"]
+    if math.isnan(fraction):
+        return "adaptation n/a" if switches else "no switches"
+    line = f"adapted {fraction:.0%} of {switches} switches"
+    steps = metrics["steps_to_adapt_mean"]
+    return line if math.isnan(steps) else f"{line} in {steps:.1f} steps"
