@@ -43,6 +43,13 @@ def test_steps_to_adapt_is_zero_when_the_first_step_succeeds():
     assert steps_to_adapt(np.array([False, False, True]), np.array([0, 0, 1])) == [0]
 
 
+def test_an_episode_without_switches_has_nothing_to_adapt_to():
+    assert steps_to_adapt(np.array([True, False]), np.array([0, 0])) == []
+    metrics = summarize_returns([0.9], [np.array([1.0, -0.1])], [np.array([0, 0])],
+                                [np.array([True, False])])  # fmt: skip
+    assert metrics["switches"] == 0 and math.isnan(metrics["adapted_fraction"])
+
+
 def test_a_failing_agent_never_adapts():
     # Never on a goal: every switch is censored, whatever it earned before the switch
     # (the previous rule, "regain the pre-switch reward", counted these as adapted at 0).

@@ -43,7 +43,7 @@ def steps_to_adapt(successes: np.ndarray, session_ids: np.ndarray) -> list[int |
     """
     successes = np.asarray(successes, dtype=bool)
     switches = switch_steps(session_ids)
-    ends = np.concatenate([switches[1:], [len(successes)]])
+    ends = np.concatenate([switches, [len(successes)]])[1:]
     counts: list[int | None] = []
     for start, end in zip(switches, ends, strict=True):
         reached = np.flatnonzero(successes[start:end])
