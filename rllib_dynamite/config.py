@@ -3,7 +3,9 @@
 Every knob of an experiment is a field of :class:`DynamiteSettings` with a default and a
 one-line help. :func:`make_config` layers per-env defaults, a preset (method.md §4) and
 the user's overrides, validates the result, and returns an RLlib ``AlgorithmConfig``
-ready for ``.build_algo()``.
+ready for ``.build_algo()``. The env may be any env of
+:func:`~rllib_dynamite.envs.resolve.resolve_env`; one instance is built, reset and
+stepped once to read its spaces, horizon and session labels.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from typing import Any, Literal
 
 import gymnasium as gym
 from ray.rllib.algorithms.ppo import PPOConfig
+from ray.rllib.connectors.env_to_module import FlattenObservations
 from ray.rllib.core.rl_module.default_model_config import DefaultModelConfig
 from ray.rllib.core.rl_module.rl_module import RLModuleSpec
 
@@ -24,8 +27,17 @@ from rllib_dynamite.connectors import (
     AddSessionIdsToBatch,
     AddStepStateToBatch,
     PrevActionRewardObservation,
+    feature_dim,
 )
-from rllib_dynamite.envs import ENV_IDS, env_defaults, validate_env_kwargs
+from rllib_dynamite.envs.resolve import (
+    GUIDE,
+    EnvEntry,
+    EnvFacts,
+    EnvLike,
+    probe_env,
+    register_with_tune,
+    resolve_env,
+)
 from rllib_dynamite.fault_tolerance import FAULT_TOLERANCE, FaultToleranceCallbacks
 from rllib_dynamite.learner import DynamiteLearner
 from rllib_dynamite.rl_module import DynamiteRLModule
@@ -239,37 +251,92 @@ def _check_values(settings: DynamiteSettings) -> None:
         raise ConfigError("policy_input 'obs' (a memoryless policy) cannot use the belief model")
 
 
-def resolve_settings(env: str, preset: str = "dynamite", **overrides: Any) -> DynamiteSettings:
+def space_defaults(facts: EnvFacts) -> dict[str, Any]:
+    """Settings for an env without an :data:`ENV_DEFAULTS` entry, from its spaces
+    (docs/configuration.md, "Any other env"): about four embedding units per observation
+    or action feature (one-hot for ``Discrete``), within the sizes of VariBAD's
+    gridworld and HalfCheetahVel; an MSE reward decoder on ``(s, a, s')``."""
+    # Decoding every belief against every transition costs O(H²) per episode; the
+    # built-in continuous envs (H = 200) decode 50 × 50.
+    subsample = 50 if facts.horizon > 100 else 0
+    return dict(
+        state_embed_dim=min(max(4 * feature_dim(facts.observation_space), 8), 32),
+        action_embed_dim=min(max(4 * feature_dim(facts.action_space), 8), 16),
+        reward_decoder_grid=[],
+        reward_loss="mse",
+        vae_subsample_beliefs=subsample,
+        vae_subsample_transitions=subsample,
+    )
+
+
+def required_labels(settings: DynamiteSettings) -> tuple[str, ...]:
+    """The labels of the env's ``info`` a run reads: ``session_id`` for the belief
+    model's losses, ``latent`` for the Oracle's observation."""
+    return ("session_id",) * settings.use_vae + ("latent",) * settings.oracle
+
+
+def resolve_settings(env: EnvLike, preset: str = "dynamite", **overrides: Any) -> DynamiteSettings:
     """Per-env defaults, then the preset, then ``overrides``; validated."""
-    if env not in ENV_IDS:
-        raise ConfigError(f"unknown env {env!r}; registered ids: {list(ENV_IDS)}")
+    return _resolve(env, preset, overrides)[2]
+
+
+def horizon(env: EnvLike, settings: DynamiteSettings) -> int:
+    """The episode horizon H of ``env`` under ``settings``."""
+    return _probe(_entry(env), settings.env_kwargs).horizon
+
+
+def _resolve(
+    env: EnvLike, preset: str, overrides: dict[str, Any]
+) -> tuple[EnvEntry, EnvFacts, DynamiteSettings]:
+    entry = _entry(env)
     if preset not in PRESETS:
         raise ConfigError(f"unknown preset {preset!r}{_closest(preset, PRESETS)}; "
                           f"presets: {list(PRESETS)}")  # fmt: skip
     validate_settings(overrides)
-    values = {**ENV_DEFAULTS.get(env, {}), **PRESET_SETTINGS[preset], **overrides}
-    settings = DynamiteSettings(**values)
+    layers = {**PRESET_SETTINGS[preset], **overrides}
+    known_defaults = ENV_DEFAULTS.get(entry.name)
+    settings = DynamiteSettings(**{**(known_defaults or {}), **layers})
     _check_values(settings)
-    try:
-        validate_env_kwargs(env, settings.env_kwargs)
-    except ValueError as error:
-        raise ConfigError(f"env_config: {error}") from None
+    if settings.oracle and not (entry.open_parameters or "oracle" in entry.parameters):
+        raise ConfigError(
+            f"env {entry.name!r} takes no 'oracle' argument, which preset {preset!r} sets to "
+            f"append the latent to the observation (DLCMDPEnv does; see {GUIDE})"
+        )
+    facts = _probe(entry, settings.env_kwargs)
+    if known_defaults is None:
+        settings = DynamiteSettings(**{**space_defaults(facts), **layers})
+    missing = [label for label in required_labels(settings) if label not in facts.labels]
+    if missing:
+        label_free = [name for name, values in PRESET_SETTINGS.items()
+                      if not required_labels(DynamiteSettings(**values))]  # fmt: skip
+        raise ConfigError(
+            f"env {entry.name!r} cannot train {preset!r}: its step info lacks {missing}, "
+            f"the session labels of a DLCMDP (see {GUIDE}); presets that need none: {label_free}"
+        )
     if not settings.termination_pos_weight:
         # Boundaries are rare: weigh them by (1 - p) / p, capped (method.md §3 [choice]).
-        p = session_switch_probability(env, settings)
-        weight = min((1.0 - p) / p, MAX_TERMINATION_POS_WEIGHT) if p > 0 else 1.0
+        p = facts.switch_probability
+        weight = min((1.0 - p) / p, MAX_TERMINATION_POS_WEIGHT) if p else 1.0
         settings = dataclasses.replace(settings, termination_pos_weight=weight)
-    return settings
+    return entry, facts, settings
 
 
-def horizon(env: str, settings: DynamiteSettings) -> int:
-    """The episode horizon H of ``env`` under ``settings``."""
-    return int(settings.env_config.get("H", env_defaults(env)["H"]))
+def _entry(env: EnvLike) -> EnvEntry:
+    try:
+        return resolve_env(env)
+    except ValueError as error:
+        raise ConfigError(str(error)) from None
 
 
-def session_switch_probability(env: str, settings: DynamiteSettings) -> float:
-    """The session switch probability p of ``env`` under ``settings``."""
-    return float(settings.env_config.get("p", env_defaults(env)["p"]))
+def _probe(entry: EnvEntry, env_kwargs: dict[str, Any]) -> EnvFacts:
+    try:
+        entry.validate(env_kwargs)
+    except ValueError as error:
+        raise ConfigError(f"env_config: {error}") from None
+    try:
+        return probe_env(entry, env_kwargs)
+    except ValueError as error:
+        raise ConfigError(str(error)) from None
 
 
 class DynamiteConfig(PPOConfig):
@@ -312,6 +379,15 @@ def _env_to_module(env: Any = None, spaces: Any = None, device: Any = None) -> A
     return [PrevActionRewardObservation(), AddStepStateToBatch()]
 
 
+def _one_hot_env_to_module(env: Any = None, spaces: Any = None, device: Any = None) -> Any:
+    # A Discrete observation, one-hot (written back into the episode for the learner).
+    return [FlattenObservations(), *_env_to_module()]
+
+
+def _one_hot_observations(env: Any = None, spaces: Any = None, device: Any = None) -> Any:
+    return FlattenObservations()
+
+
 def _learner_connector(observation_space: Any = None, action_space: Any = None) -> Any:
     return AddSessionIdsToBatch()
 
@@ -327,20 +403,23 @@ def _module_model_config(settings: DynamiteSettings, max_seq_len: int) -> dict[s
     return {**{k: getattr(settings, k) for k in keys}, "max_seq_len": max_seq_len}
 
 
-def make_config(env: str, preset: str = "dynamite", **overrides: Any) -> PPOConfig:
+def make_config(env: EnvLike, preset: str = "dynamite", **overrides: Any) -> PPOConfig:
     """An RLlib config for ``env`` and ``preset``, ready for ``.build_algo()``.
 
     Args:
-        env: a registered id from :data:`rllib_dynamite.envs.ENV_IDS`.
+        env: an id registered with gymnasium or Ray Tune (the built-in
+            :data:`rllib_dynamite.envs.ENV_IDS` among them), an env class or factory, or
+            an import string ``"package.module:attr"`` (docs/custom_envs.md).
         preset: one of :data:`PRESETS` (method.md §4).
         **overrides: fields of :class:`DynamiteSettings`.
 
     Raises:
-        ConfigError: an unknown env, preset or setting, or a bad value; the message
-            names it.
+        ConfigError: an unknown env, preset or setting, a bad value, or an env without
+            the labels, spaces or horizon the preset needs; the message names it.
     """
-    settings = resolve_settings(env, preset, **overrides)
-    H = horizon(env, settings)
+    entry, facts, settings = _resolve(env, preset, overrides)
+    register_with_tune(entry)
+    H = facts.horizon
     episodes = settings.episodes_per_iteration or (
         settings.num_envs_per_env_runner * max(1, settings.num_env_runners)
     )
@@ -350,7 +429,7 @@ def make_config(env: str, preset: str = "dynamite", **overrides: Any) -> PPOConf
     episodes_per_minibatch = -(-episodes // settings.num_minibatches)
     config = (
         DynamiteConfig()
-        .environment(env, env_config=settings.env_kwargs)
+        .environment(entry.name, env_config=settings.env_kwargs, is_atari=False)
         .env_runners(
             num_env_runners=settings.num_env_runners,
             num_envs_per_env_runner=settings.num_envs_per_env_runner,
@@ -377,11 +456,18 @@ def make_config(env: str, preset: str = "dynamite", **overrides: Any) -> PPOConf
         .debugging(seed=settings.seed)
     )
     config.dynamite_settings = settings
+    one_hot = isinstance(facts.observation_space, gym.spaces.Discrete)
     if settings.policy_input == "obs":
         config.rl_module(model_config=mlp_model_config(settings))
+        if one_hot:
+            config.env_runners(env_to_module_connector=_one_hot_observations)
         return config
-    config.env_runners(env_to_module_connector=_env_to_module)
-    config.learners(learner_class=DynamiteLearner, learner_connector=_learner_connector)
+    config.env_runners(
+        env_to_module_connector=_one_hot_env_to_module if one_hot else _env_to_module
+    )
+    config.learners(learner_class=DynamiteLearner)
+    if settings.use_vae:  # only the belief model's losses read the session labels
+        config.learners(learner_connector=_learner_connector)
     config.rl_module(
         rl_module_spec=RLModuleSpec(
             module_class=DynamiteRLModule,

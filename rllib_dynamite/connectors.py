@@ -19,13 +19,14 @@ SESSION_ID = "session_id"
 BELIEF = "belief"
 
 
-def action_feature_dim(action_space: gym.Space) -> int:
-    """Size of an action as the encoder sees it: one-hot for ``Discrete``, flat for ``Box``."""
-    if isinstance(action_space, gym.spaces.Discrete):
-        return int(action_space.n)
-    if isinstance(action_space, gym.spaces.Box):
-        return int(np.prod(action_space.shape))
-    raise ValueError(f"action space must be Discrete or Box, got {action_space}")
+def feature_dim(space: gym.Space) -> int:
+    """Size of an action or observation as the networks see it: one-hot for
+    ``Discrete``, flat for ``Box``."""
+    if isinstance(space, gym.spaces.Discrete):
+        return int(space.n)
+    if isinstance(space, gym.spaces.Box):
+        return int(np.prod(space.shape))
+    raise ValueError(f"a space must be Discrete or Box, got {space}")
 
 
 class PrevActionRewardObservation(ConnectorV2):
@@ -48,7 +49,7 @@ class PrevActionRewardObservation(ConnectorV2):
             raise ValueError(f"observation space must be a Box, got {input_observation_space}")
         obs_low = input_observation_space.low.reshape(-1)
         obs_high = input_observation_space.high.reshape(-1)
-        action_dim = action_feature_dim(input_action_space)
+        action_dim = feature_dim(input_action_space)
         if isinstance(input_action_space, gym.spaces.Discrete):
             action_low, action_high = np.zeros(action_dim), np.ones(action_dim)
         else:
@@ -71,7 +72,7 @@ class PrevActionRewardObservation(ConnectorV2):
         action_space = self.input_action_space
         if self._one_hot is None and isinstance(action_space, gym.spaces.Discrete):
             self._one_hot = np.eye(action_space.n, dtype=np.float32)
-        no_action = np.zeros(action_feature_dim(action_space), dtype=np.float32)
+        no_action = np.zeros(feature_dim(action_space), dtype=np.float32)
         for episode in self.single_agent_episode_iterator(episodes, agents_that_stepped_only=True):
             # Plain indexing and a cached one-hot table: this runs for every env step.
             if episode.t == 0:  # no action yet (a continued chunk reads its lookback)

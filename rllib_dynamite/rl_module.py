@@ -23,7 +23,7 @@ from ray.rllib.core.rl_module.apis.value_function_api import ValueFunctionAPI
 from ray.rllib.core.rl_module.torch import TorchRLModule
 from torch import nn
 
-from rllib_dynamite.connectors import BELIEF, action_feature_dim
+from rllib_dynamite.connectors import BELIEF, feature_dim
 from rllib_dynamite.models import BeliefEncoder, LatentDynamicsPrior, PairwiseDecoder, mlp
 from rllib_dynamite.models.decoder import GridRewardDecoder
 from rllib_dynamite.models.encoder import EncoderOutput
@@ -75,7 +75,7 @@ class DynamiteRLModule(TorchRLModule, ValueFunctionAPI):
         self.policy_input = cfg["policy_input"]
         self.detach_belief = bool(cfg["detach_belief"]) and self.policy_input == "belief"
         self.discrete = isinstance(self.action_space, gym.spaces.Discrete)
-        self.action_dim = action_feature_dim(self.action_space)
+        self.action_dim = feature_dim(self.action_space)
         self.obs_dim = int(np.prod(self.observation_space.shape)) - self.action_dim - 1
         latent_dim = cfg["latent_dim"]
 

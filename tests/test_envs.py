@@ -179,7 +179,7 @@ def test_bad_arguments_raise_value_error(env_id):
 
 
 def test_unknown_env_id_raises_value_error():
-    with pytest.raises(ValueError, match="unknown env id 'rllib_dynamite/Nope-v0'"):
+    with pytest.raises(ValueError, match="unknown env 'rllib_dynamite/Nope-v0'"):
         make("rllib_dynamite/Nope-v0")
 
 

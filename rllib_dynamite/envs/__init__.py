@@ -6,7 +6,6 @@
 
 from __future__ import annotations
 
-import inspect
 import os
 from typing import Any
 
@@ -16,6 +15,7 @@ os.environ.setdefault("MUJOCO_GL", "egl")
 import gymnasium as gym  # noqa: E402
 
 from rllib_dynamite.envs.dlcmdp import DLCMDPEnv, DLCMDPWrapper  # noqa: E402
+from rllib_dynamite.envs.resolve import EnvLike, resolve_env  # noqa: E402
 
 ENTRY_POINTS = {
     "rllib_dynamite/GridNavi-v0": "rllib_dynamite.envs.gridnavi:GridNavi",
@@ -39,25 +39,20 @@ def env_class(env_id: str) -> type[DLCMDPEnv]:
     return gym.envs.registration.load_env_creator(ENTRY_POINTS[env_id])
 
 
-def env_defaults(env_id: str) -> dict[str, Any]:
-    """The keyword arguments an env takes, with their defaults."""
-    parameters = inspect.signature(env_class(env_id).__init__).parameters
-    defaults = {name: p.default for name, p in parameters.items() if name != "self"}
-    return {**defaults, **ENV_KWARGS.get(env_id, {})}
+def env_defaults(env: EnvLike) -> dict[str, Any]:
+    """The keyword arguments an env takes, with their defaults (a registered id's
+    gymnasium ``kwargs`` included). ``env``: any form of :func:`resolve_env`."""
+    return resolve_env(env).defaults
 
 
-def validate_env_kwargs(env_id: str, env_kwargs: dict[str, Any]) -> None:
+def validate_env_kwargs(env: EnvLike, env_kwargs: dict[str, Any]) -> None:
     """``ValueError`` naming an unknown keyword argument and the allowed ones."""
-    allowed = env_defaults(env_id)
-    for key in env_kwargs:
-        if key not in allowed:
-            raise ValueError(f"unknown argument {key!r} for {env_id}; allowed: {sorted(allowed)}")
+    resolve_env(env).validate(env_kwargs)
 
 
-def make(env_id: str, **env_kwargs: Any) -> gym.Env:
-    """``gymnasium.make`` with the project's checks on the id and keyword arguments."""
-    validate_env_kwargs(env_id, env_kwargs)
-    return gym.make(env_id, **env_kwargs)
+def make(env: EnvLike, **env_kwargs: Any) -> gym.Env:
+    """A new env (any form of :func:`resolve_env`), its keyword arguments checked."""
+    return resolve_env(env).make(**env_kwargs)
 
 
 def _register() -> None:
@@ -81,6 +76,7 @@ __all__ = [
     "env_defaults",
     "make",
     "register_with_rllib",
+    "resolve_env",
 ]
 
 

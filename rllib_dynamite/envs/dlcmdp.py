@@ -133,6 +133,8 @@ class DLCMDPEnv(gym.Env):
 
     def _observe(self, obs: np.ndarray) -> np.ndarray:
         obs = np.asarray(obs, dtype=self.observation_space.dtype)
+        if isinstance(self.observation_space, gym.spaces.Discrete):
+            return obs[()]  # a scalar, as gymnasium expects of a Discrete space
         if self.oracle:
             return np.concatenate([obs, self._latent]).astype(self.observation_space.dtype)
         return obs
