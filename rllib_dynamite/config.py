@@ -29,6 +29,7 @@ from rllib_dynamite.connectors import (
     PrevActionRewardObservation,
     feature_dim,
 )
+from rllib_dynamite.env_runner import FreshEpisodesEnvRunner
 from rllib_dynamite.envs.resolve import (
     GUIDE,
     EnvEntry,
@@ -435,6 +436,8 @@ def make_config(env: EnvLike, preset: str = "dynamite", **overrides: Any) -> PPO
             num_envs_per_env_runner=settings.num_envs_per_env_runner,
             batch_mode="complete_episodes",
             rollout_fragment_length="auto",
+            # Seed the envs once, not before every batch (rllib_dynamite/env_runner.py).
+            env_runner_cls=FreshEpisodesEnvRunner,
         )
         .training(
             lr=settings.lr,
