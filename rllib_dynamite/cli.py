@@ -39,13 +39,21 @@ def _parser() -> argparse.ArgumentParser:
         description="Train one configuration. Checkpoints and TensorBoard logs go under "
         "--output; the command prints where. Flags override --config.",
     )
-    train.add_argument("--env", help="registered env id (see `rllib-dynamite envs`)")
+    train.add_argument(
+        "--env",
+        help="a registered env id (see `rllib-dynamite envs`), or package.module:attr for "
+        "your own env class or factory, imported from the current directory too "
+        "(docs/custom_envs.md)",
+    )
     train.add_argument("--preset", help="method preset (default: dynamite)")
     train.add_argument("--config", type=Path, help="experiment YAML with one configuration")
     train.add_argument("--stop-timesteps", type=int, help="env steps to train (default 1e6)")
     train.add_argument("--seed", type=int, help="seed (default 0)")
     train.add_argument("--num-env-runners", type=int, help="EnvRunner actors, one CPU each")
     train.add_argument("--checkpoint-frequency", type=int, help="iterations between checkpoints")
+    train.add_argument(
+        "--keep-checkpoints", type=int, help="checkpoints kept, the newest (default 3)"
+    )
     train.add_argument("--eval-interval", type=int, help="iterations between evaluations (0: off)")
     train.add_argument("--eval-episodes", type=int, help="episodes per evaluation")
     train.add_argument(
@@ -144,6 +152,10 @@ def _add_ray_arguments(parser: argparse.ArgumentParser) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``rllib-dynamite``; returns the exit status."""
     args = _parser().parse_args(argv)
+    # An env given as "module:attr" is imported from the current directory, as with
+    # `python -m`; the console script's own sys.path does not hold it.
+    if os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())
     from rllib_dynamite.config import ConfigError
 
     command = {
@@ -167,6 +179,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 # -- train -----------------------------------------------------------------------------
 def _train(args: argparse.Namespace) -> int:
     from rllib_dynamite.config import ConfigError
+    from rllib_dynamite.envs.resolve import short_name
     from rllib_dynamite.experiments import Experiment, load_experiment, validate_experiment
 
     if args.config is not None:
@@ -189,6 +202,7 @@ def _train(args: argparse.Namespace) -> int:
     for flag, field_name in (
         ("stop_timesteps", "stop_timesteps"),
         ("checkpoint_frequency", "checkpoint_frequency"),
+        ("keep_checkpoints", "keep_checkpoints"),
         ("eval_interval", "evaluation_interval"),
         ("eval_episodes", "evaluation_episodes"),
     ):
@@ -203,7 +217,7 @@ def _train(args: argparse.Namespace) -> int:
             "(presets × seeds × grid points × num_samples); use `rllib-dynamite tune FILE`"
         )
     output = args.output or Path("results") / (
-        f"{experiment.env.split('/')[-1]}-{experiment.presets[0]}"
+        f"{short_name(experiment.env)}-{experiment.presets[0]}"
     )
     experiment = dataclasses.replace(experiment, name=output.resolve().name)
     validate_experiment(experiment)

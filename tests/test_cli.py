@@ -30,12 +30,13 @@ def _trial_dirs(experiment_dir: Path) -> list[Path]:
 
 @pytest.fixture(scope="module")
 def train_run(ray_local, tmp_path_factory):
-    """One ``train`` run of 2 iterations (2 envs × 60 steps each), evaluated every one:
-    (output directory, exit status, what it printed)."""
+    """One ``train`` run of 2 iterations (2 envs × 60 steps each), evaluated and
+    checkpointed every one, keeping one checkpoint: (output directory, exit status, what
+    it printed)."""
     output = tmp_path_factory.mktemp("train") / "run"
     argv = ["train", "--env", GRID, "--stop-timesteps", "240", "--checkpoint-frequency", "1",
-            "--eval-interval", "1", "--eval-episodes", "2", "--output", str(output),
-            *TINY]  # fmt: skip
+            "--keep-checkpoints", "1", "--eval-interval", "1", "--eval-episodes", "2",
+            "--output", str(output), *TINY]  # fmt: skip
     printed = io.StringIO()
     with contextlib.redirect_stdout(printed):
         status = main(argv)
@@ -49,7 +50,7 @@ def test_train_writes_checkpoint_and_event_files(train_run):
     assert f"checkpoint: {trial}/checkpoint_000001" in printed
     assert f"tensorboard --logdir {output}" in printed
     assert "iter    2 | env steps         240/240" in printed
-    assert len(list(trial.glob("checkpoint_*"))) == 2
+    assert [p.name for p in trial.glob("checkpoint_*")] == ["checkpoint_000001"]
     progress = (trial / "progress.csv").read_text().splitlines()
     assert len(progress) == 1 + 2  # header + 2 iterations
     tags = _scalar_tags(trial)
@@ -167,3 +168,51 @@ def test_envs_lists_every_env_with_defaults(capsys):
     for name in ("GridNavi-v0", "Reacher-v0", "HalfCheetahVel-v0", "ScratchItch-v0"):
         assert f"rllib_dynamite/{name}" in out
     assert "p=0.07" in out
+
+
+def test_a_bad_flag_value_fails_with_one_line_before_ray_starts(monkeypatch, capsys):
+    import ray
+
+    def no_ray(*args, **kwargs):
+        raise AssertionError("Ray must not start for a bad flag")
+
+    monkeypatch.setattr(ray, "init", no_ray)
+    for flag, value, message in [
+        ("--stop-timesteps", "-5", "error: stop_timesteps must be an integer > 0, got -5"),
+        ("--keep-checkpoints", "0", "error: keep_checkpoints must be an integer > 0, got 0"),
+    ]:
+        assert main(["train", "--env", GRID, flag, value]) == 2
+        assert capsys.readouterr().err.strip().splitlines() == [message]
+
+
+def test_train_takes_a_user_env_as_module_attr_from_the_current_directory(ray_local, tmp_path):
+    """`rllib-dynamite train --env setpoint_env:make_setpoint`, run where the module is,
+    as a user would; then `evaluate` reads the run's checkpoint in this process."""
+    project = tmp_path / "my_project"
+    project.mkdir()
+    (project / "setpoint_env.py").write_text(
+        (ROOT / "tests" / "user_project" / "setpoint_env.py").read_text()
+    )
+    argv = ["train", "--env", "setpoint_env:make_setpoint", "--stop-timesteps", "40",
+            "--eval-interval", "0", "--output", "run", *TINY,
+            "--set", f"env_config.trace_dir={project}"]  # fmt: skip
+    run = subprocess.run(
+        [str(Path(sys.executable).parent / "rllib-dynamite"), *argv],
+        cwd=project, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert run.returncode == 0, (run.stdout + run.stderr)[-3000:]
+    (trial,) = _trial_dirs(project / "run")
+    (result,) = [json.loads(line) for line in (trial / "result.json").read_text().splitlines()]
+    # The run's own Ray has one node; the envs' traces (a whole episode, not the one step
+    # of make_config's check) say they stepped there.
+    (node_id,) = result["env_runners"]["node_ids"].split()
+    assert result["env_runners"]["num_env_steps_sampled_lifetime"] == 40
+    traces = [(path.name.split("-")[0], int(path.read_text().split()[0]))
+              for path in project.iterdir() if path.is_file() and path.suffix != ".py"]  # fmt: skip
+    assert {node for node, steps in traces if steps >= 20} == {node_id}, traces
+    assert result["learners"]["default_policy"]["sessions_per_episode"] > 1.0
+    sys.path.insert(0, str(project))
+    try:
+        assert main(["evaluate", str(project / "run"), "--episodes", "2"]) == 0
+    finally:
+        sys.path.remove(str(project))

@@ -1,16 +1,18 @@
 """Experiment YAML schema, grids, trial names and the progress line (no Ray)."""
 
+import dataclasses
 import io
+import sys
 from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
 
 from rllib_dynamite.config import ConfigError
-from rllib_dynamite.experiments import experiment_from_dict, load_experiment
+from rllib_dynamite.experiments import experiment_from_dict, load_experiment, validate_experiment
 from rllib_dynamite.experiments.launch import trial_name
 from rllib_dynamite.experiments.progress import ProgressReporter
-from rllib_dynamite.experiments.schema import RESOURCES, TOP_LEVEL
+from rllib_dynamite.experiments.schema import CODE, RESOURCES, TOP_LEVEL
 
 ROOT = Path(__file__).parent.parent
 TUNE_CONFIGS = sorted((ROOT / "tune_configs").glob("*.yaml"))
@@ -54,12 +56,46 @@ def test_paper_experiments_cover_every_method_and_seed():
         ({"env": GRID, "settings": {"env_config": {"p": {"grid_search": [0.1, 3]}}}}, "p must"),
         ({"env": GRID, "settings": {"env_config": {"q": 0.1}}}, "unknown argument 'q'"),
         ({"settings": {}}, "missing key 'env'"),
+        ({"env": "no_such_module:Env"}, "env: env 'no_such_module:Env': cannot import"),
+        ({"env": GRID, "keep_checkpoints": 0}, "keep_checkpoints must be an integer > 0"),
+        ({"env": GRID, "code": {"pymodules": ["a.py"]}}, "did you mean 'code.py_modules'"),
+        ({"env": GRID, "code": {"py_modules": ["nope.py"]}}, "code.py_modules: no such file"),
+        ({"env": GRID, "code": {"working_dir": "nope"}}, "code.working_dir: no such directory"),
     ],
 )
 def test_bad_experiments_name_the_key(raw, message):
     with pytest.raises(ConfigError) as error:
         experiment_from_dict(raw)
     assert message in str(error.value)
+
+
+def test_a_flag_value_is_checked_like_the_files():
+    experiment = experiment_from_dict({"env": GRID})
+    for key, value in (("stop_timesteps", -5), ("stop_timesteps", 0), ("evaluation_episodes", 0)):
+        with pytest.raises(ConfigError, match=f"^{key} must be an integer > 0, got {value}$"):
+            validate_experiment(dataclasses.replace(experiment, **{key: value}))
+
+
+def test_code_paths_are_relative_to_the_file_shipped_and_importable(tmp_path, monkeypatch):
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "experiment_tiny_env.py").write_text(
+        "from rllib_dynamite.envs.gridnavi import GridNavi as Tiny\n"
+    )
+    path = tmp_path / "configs" / "tiny.yaml"
+    path.parent.mkdir()
+    path.write_text(
+        "env: experiment_tiny_env:Tiny\n"
+        "code: {py_modules: [../project/experiment_tiny_env.py], working_dir: ../project}\n"
+    )
+    experiment = load_experiment(path)
+    assert experiment.code.runtime_env() == {
+        "py_modules": [str(project / "experiment_tiny_env.py")],
+        "working_dir": str(project),
+    }
+    assert str(project) in sys.path  # the driver imports the env as the workers will
+    assert experiment_from_dict({"env": GRID}).code.runtime_env() is None
 
 
 def test_grid_expansion_and_param_space():
@@ -121,7 +157,7 @@ def test_progress_line_shows_steps_return_and_time_left():
 
 def test_docs_describe_every_key_and_file():
     docs = (ROOT / "docs" / "configs.md").read_text()
-    for key in [*TOP_LEVEL, *RESOURCES]:
+    for key in [*TOP_LEVEL, *RESOURCES, *CODE]:
         assert f"| `{key}` |" in docs, key
     for path in TUNE_CONFIGS:
         assert f"`{path.name}`" in docs, path.name

@@ -114,6 +114,15 @@ def register_with_tune(entry: EnvEntry) -> None:
     register_env(entry.name, _KeywordCreator(entry.factory))
 
 
+def ensure_registered(name: str) -> None:
+    """Register the env a saved config names (a checkpoint read in a new process) with
+    Ray Tune, unless that name already is."""
+    from ray.tune.registry import ENV_CREATOR, _global_registry
+
+    if not _global_registry.contains(ENV_CREATOR, name):
+        register_with_tune(resolve_env(name))
+
+
 @dataclass(frozen=True)
 class _KeywordCreator:
     """RLlib's env creator: the ``env_config`` dict as keyword arguments of ``factory``.
@@ -257,7 +266,11 @@ def probe_env(entry: EnvEntry, env_kwargs: dict[str, Any]) -> EnvFacts:
             while it is built, reset or stepped, a space other than ``Box`` or
             ``Discrete``, or no horizon; one line, naming the env.
     """
-    env = entry.make(**env_kwargs)
+    entry.validate(env_kwargs)
+    try:
+        env = entry.factory(**env_kwargs)
+    except ValueError as error:
+        raise ValueError(f"env {entry.name!r}: {error}") from None
     try:
         env.action_space.seed(0)
         env.reset(seed=0)

@@ -22,6 +22,7 @@ from ray.rllib.core.rl_module.rl_module import RLModule
 from ray.rllib.env.single_agent_env_runner import SingleAgentEnvRunner
 from ray.rllib.utils.checkpoints import Checkpointable
 
+from rllib_dynamite.envs.resolve import ensure_registered
 from rllib_dynamite.evaluation import figures
 from rllib_dynamite.evaluation.adaptation import step_successes, success_rule
 from rllib_dynamite.evaluation.metrics import (
@@ -89,6 +90,7 @@ class Evaluator:
         self.config = config
         self.env_id = str(config.env)
         self.settings = config.dynamite_settings
+        ensure_registered(self.env_id)
         self._runner = SingleAgentEnvRunner(config=config)
         # Sub-envs are reachable with gymnasium's synchronous vectorisation only.
         sub_envs = getattr(self._runner.env.unwrapped, "envs", None)

@@ -16,6 +16,7 @@ from rllib_dynamite.experiments.trainable import DynamiteTrainable
 from rllib_dynamite.fault_tolerance import MarkCompleteCheckpoints
 
 STOP_METRIC = "num_env_steps_sampled_lifetime"
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -42,21 +43,33 @@ class RunSummary:
         return [t for t in self.trials if t.error is not None]
 
 
-def init_ray(address: str | None, resources: Resources, verbose: bool = False) -> bool:
-    """Connect to ``address``, or start an embedded local Ray; False if one was running."""
+def init_ray(
+    address: str | None,
+    resources: Resources,
+    verbose: bool = False,
+    runtime_env: dict[str, Any] | None = None,
+) -> bool:
+    """Connect to ``address``, or start an embedded local Ray, with ``runtime_env`` (the
+    experiment's code, shipped to every node); False if Ray was already running."""
     import ray
 
     if ray.is_initialized():
+        if runtime_env:
+            logger.warning("Ray is already running: the experiment's code is not shipped")
         return False
-    quiet = dict(log_to_driver=verbose, logging_level=logging.INFO if verbose else logging.WARNING)
+    options: dict[str, Any] = dict(
+        log_to_driver=verbose,
+        logging_level=logging.INFO if verbose else logging.WARNING,
+        runtime_env=runtime_env,
+    )
     if address:
-        ray.init(address=address, **quiet)
+        ray.init(address=address, **options)
     else:
         ray.init(
             num_cpus=resources.num_cpus or os.cpu_count(),
             include_dashboard=False,
             object_store_memory=resources.object_store_memory_mb * 1024**2,
-            **quiet,
+            **options,
         )
     return True
 
@@ -95,7 +108,7 @@ def run_experiment(
     if not verbose:
         # Tune's legacy reporter is silent at verbose=0; the new one still prints tables.
         os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
-    started = init_ray(address, experiment.resources, verbose)
+    started = init_ray(address, experiment.resources, verbose, experiment.code.runtime_env())
     start = time.monotonic()
     try:
         if resume:
@@ -135,8 +148,11 @@ def _new_tuner(
             name=experiment.name,
             storage_path=str(storage_path),
             stop={STOP_METRIC: experiment.stop_timesteps},
+            # The newest keep_checkpoints checkpoints stay, the one at the end among them.
             checkpoint_config=tune.CheckpointConfig(
-                checkpoint_frequency=experiment.checkpoint_frequency, checkpoint_at_end=True
+                num_to_keep=experiment.keep_checkpoints,
+                checkpoint_frequency=experiment.checkpoint_frequency,
+                checkpoint_at_end=True,
             ),
             # The belief pictures are written in the trial's working directory.
             sync_config=tune.SyncConfig(sync_artifacts=True),

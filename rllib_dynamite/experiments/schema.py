@@ -2,9 +2,10 @@
 
 A file names one env, one or more presets, seeds, a budget and any
 :class:`~rllib_dynamite.config.DynamiteSettings` overrides, where a value may be a Tune
-grid ``{grid_search: [...]}``. :func:`load_experiment` checks everything, every grid
-point included, before Ray starts: an unknown key is named with the closest valid
-one, a wrong type names the field.
+grid ``{grid_search: [...]}``, and the user's code the env needs (``code:``, shipped to
+every Ray node). :func:`load_experiment` checks everything, every grid point included,
+before Ray starts: an unknown key is named with the closest valid one, a wrong type
+names the field.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import copy
 import difflib
 import itertools
+import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,9 +22,11 @@ from typing import Any
 import yaml
 
 from rllib_dynamite.config import PRESETS, ConfigError, resolve_settings
-from rllib_dynamite.envs import ENV_IDS, make
+from rllib_dynamite.envs.resolve import GUIDE, probe_env, resolve_env
 
 GRID = "grid_search"
+# The labels of the env's info that evaluation reads (rllib_dynamite.evaluation).
+EVALUATION_LABELS = ("session_id", "latent")
 
 
 def _is_int(value: Any) -> bool:
@@ -37,6 +41,7 @@ _STRING = (lambda v: isinstance(v, str) and v.strip() != "", "a non-empty string
 _POSITIVE = (lambda v: _is_int(v) and v > 0, "an integer > 0")
 _NON_NEGATIVE = (lambda v: _is_int(v) and v >= 0, "an integer >= 0")
 _MAPPING = (lambda v: isinstance(v, dict), "a mapping")
+_PATHS = (_list_of(_STRING[0]), "a non-empty list of paths")
 
 # key: (check, type in words, one-line help). Order is the documented order.
 TOP_LEVEL: dict[str, tuple[Callable[[Any], bool], str, str]] = {
@@ -46,7 +51,7 @@ TOP_LEVEL: dict[str, tuple[Callable[[Any], bool], str, str]] = {
         "experiment name: results go to OUTPUT/NAME (default: the file's stem)",
     ),
     "description": (lambda v: isinstance(v, str), "a string", "free text, for readers"),
-    "env": (*_STRING, "a registered env id (`rllib-dynamite envs`)"),
+    "env": (*_STRING, "a registered env id, or 'package.module:attr' (docs/custom_envs.md)"),
     "preset": (*_STRING, "one preset (method.md §4); or use `presets`"),
     "presets": (
         _list_of(_STRING[0]),
@@ -60,6 +65,7 @@ TOP_LEVEL: dict[str, tuple[Callable[[Any], bool], str, str]] = {
     ),
     "stop_timesteps": (*_POSITIVE, "stop a trial after this many env steps sampled"),
     "checkpoint_frequency": (*_NON_NEGATIVE, "checkpoint every N iterations (0: only at the end)"),
+    "keep_checkpoints": (*_POSITIVE, "checkpoints kept per trial, the newest (default 3)"),
     "num_samples": (*_POSITIVE, "Tune's num_samples: repeats of every grid point (default 1)"),
     "evaluation_interval": (*_NON_NEGATIVE, "evaluate every N iterations and at the end (0: off)"),
     "evaluation_episodes": (*_POSITIVE, "episodes per evaluation (default 10)"),
@@ -70,6 +76,7 @@ TOP_LEVEL: dict[str, tuple[Callable[[Any], bool], str, str]] = {
     ),
     "settings": (*_MAPPING, "DynamiteSettings fields; a value may be {grid_search: [...]}"),
     "resources": (*_MAPPING, "the embedded local Ray and trial concurrency (below)"),
+    "code": (*_MAPPING, "the Python code the env needs, shipped to every Ray node (below)"),
 }
 RESOURCES: dict[str, tuple[Callable[[Any], bool], str, str]] = {
     "num_cpus": (
@@ -81,6 +88,16 @@ RESOURCES: dict[str, tuple[Callable[[Any], bool], str, str]] = {
         "object store of the embedded local Ray, MiB (default 300)",
     ),
     "max_concurrent_trials": (*_POSITIVE, "trials at once (default: as many as the CPUs fit)"),
+}
+CODE: dict[str, tuple[Callable[[Any], bool], str, str]] = {
+    "py_modules": (
+        *_PATHS,
+        "modules (.py files) and package directories the env imports (runtime_env py_modules)",
+    ),
+    "working_dir": (
+        *_STRING,
+        "a directory copied to every node, the workers' working directory (runtime_env)",
+    ),
 }
 
 
@@ -94,6 +111,37 @@ class Resources:
 
 
 @dataclass(frozen=True)
+class Code:
+    """The ``code:`` block (see :data:`CODE`), as absolute paths.
+
+    The trials, the env runners and every Ray node import the env's code from these
+    paths: Ray's ``runtime_env`` ships them to each node (``working_dir`` becomes the
+    workers' working directory), and :meth:`add_to_path` makes them importable in the
+    command's own process.
+    """
+
+    py_modules: tuple[Path, ...] = ()
+    working_dir: Path | None = None
+
+    def runtime_env(self) -> dict[str, Any] | None:
+        """Ray's ``runtime_env`` for ``ray.init``; ``None`` with nothing to ship."""
+        runtime_env: dict[str, Any] = {}
+        if self.py_modules:
+            runtime_env["py_modules"] = [str(path) for path in self.py_modules]
+        if self.working_dir is not None:
+            runtime_env["working_dir"] = str(self.working_dir)
+        return runtime_env or None
+
+    def add_to_path(self) -> None:
+        """Put each module's directory and the working directory on ``sys.path``."""
+        directories = [path.parent for path in self.py_modules]
+        directories += [self.working_dir] if self.working_dir is not None else []
+        for directory in map(str, directories):
+            if directory not in sys.path:
+                sys.path.insert(0, directory)
+
+
+@dataclass(frozen=True)
 class Experiment:
     """A validated experiment file (see :data:`TOP_LEVEL` for each field)."""
 
@@ -103,12 +151,14 @@ class Experiment:
     seeds: tuple[int, ...] = (0,)
     stop_timesteps: int = 1_000_000
     checkpoint_frequency: int = 10
+    keep_checkpoints: int = 3
     num_samples: int = 1
     evaluation_interval: int = 10
     evaluation_episodes: int = 10
     evaluation_explore: bool = False
     settings: dict[str, Any] = field(default_factory=dict)
     resources: Resources = field(default_factory=Resources)
+    code: Code = field(default_factory=Code)
     description: str = ""
 
     def grid_points(self) -> Iterator[dict[str, Any]]:
@@ -153,13 +203,16 @@ def load_experiment(path: str | Path) -> Experiment:
         problem = getattr(error, "problem", None) or str(error)
         raise ConfigError(f"{path}: not valid YAML{where}: {problem}") from None
     try:
-        return experiment_from_dict(raw, default_name=path.stem)
+        return experiment_from_dict(raw, default_name=path.stem, base_dir=path.parent)
     except ConfigError as error:
         raise ConfigError(f"{path}: {error}") from None
 
 
-def experiment_from_dict(raw: Any, default_name: str = "experiment") -> Experiment:
-    """Validate a parsed experiment (see :func:`load_experiment`)."""
+def experiment_from_dict(
+    raw: Any, default_name: str = "experiment", base_dir: Path | None = None
+) -> Experiment:
+    """Validate a parsed experiment (see :func:`load_experiment`); the ``code:`` paths
+    are relative to ``base_dir`` (the file's directory; default: the working directory)."""
     if not isinstance(raw, dict):
         raise ConfigError("an experiment file must be a mapping of keys (name, env, ...)")
     _check_keys(raw, TOP_LEVEL, "")
@@ -178,19 +231,44 @@ def experiment_from_dict(raw: Any, default_name: str = "experiment") -> Experime
         seeds=tuple(raw.get("seeds", [0])),
         settings=settings,
         resources=Resources(**resources),
+        code=_code(raw.get("code") or {}, base_dir or Path.cwd()),
     )
     validate_experiment(experiment)
     return experiment
 
 
-_STRUCTURED = ("preset", "presets", "seeds", "settings", "resources")
+_STRUCTURED = ("preset", "presets", "seeds", "settings", "resources", "code")
+
+
+def _code(raw: dict[str, Any], base_dir: Path) -> Code:
+    _check_keys(raw, CODE, "code.")
+    py_modules = tuple((base_dir / path).resolve() for path in raw.get("py_modules", []))
+    for path in py_modules:
+        if not path.exists():
+            raise ConfigError(f"code.py_modules: no such file or directory: {path}")
+        if not (path.is_dir() or path.suffix == ".py"):
+            raise ConfigError(f"code.py_modules: {path} is neither a .py file nor a directory")
+    working_dir = raw.get("working_dir")
+    if working_dir is not None:
+        working_dir = (base_dir / working_dir).resolve()
+        if not working_dir.is_dir():
+            raise ConfigError(f"code.working_dir: no such directory: {working_dir}")
+    return Code(py_modules, working_dir)
 
 
 def validate_experiment(experiment: Experiment) -> None:
-    """Check env, presets and settings: resolve every (preset, grid point) and build each
-    distinct env once, so a bad value fails here rather than in a trial."""
-    if experiment.env not in ENV_IDS:
-        raise ConfigError(f"env: unknown env {experiment.env!r}{_closest(experiment.env, ENV_IDS)}")
+    """Check every value, the env, presets and settings: resolve every (preset, grid
+    point), which builds the env, so a bad value fails here rather than in a trial."""
+    for key in TOP_LEVEL:
+        if key not in _STRUCTURED:
+            check, kind, _ = TOP_LEVEL[key]
+            if not check(getattr(experiment, key)):
+                raise ConfigError(f"{key} must be {kind}, got {getattr(experiment, key)!r}")
+    experiment.code.add_to_path()
+    try:
+        resolve_env(experiment.env)
+    except ValueError as error:
+        raise ConfigError(f"env: {error}") from None
     for preset in experiment.presets:
         if preset not in PRESETS:
             raise ConfigError(f"preset: unknown preset {preset!r}{_closest(preset, PRESETS)}")
@@ -202,12 +280,20 @@ def validate_experiment(experiment: Experiment) -> None:
             settings = resolve_settings(experiment.env, preset, **point, seed=experiment.seeds[0])
         except ConfigError as error:
             raise ConfigError(f"settings: {error}") from None
-        if settings.env_kwargs not in env_kwargs_seen:
+        if experiment.evaluation_interval and settings.env_kwargs not in env_kwargs_seen:
             env_kwargs_seen.append(settings.env_kwargs)
-            try:
-                make(experiment.env, **settings.env_kwargs).close()
-            except (TypeError, ValueError) as error:
-                raise ConfigError(f"settings.env_config: {error}") from None
+            _check_evaluation_labels(experiment.env, settings.env_kwargs)
+
+
+def _check_evaluation_labels(env: str, env_kwargs: dict[str, Any]) -> None:
+    labels = probe_env(resolve_env(env), env_kwargs).labels
+    missing = [label for label in EVALUATION_LABELS if label not in labels]
+    if missing:
+        raise ConfigError(
+            f"evaluation_interval: evaluation reads the labels {missing}, which the step info "
+            f"of env {env!r} lacks (see {GUIDE}); set evaluation_interval: 0 (train: "
+            "--eval-interval 0)"
+        )
 
 
 def expand_grid(settings: dict[str, Any]) -> Iterator[dict[str, Any]]:

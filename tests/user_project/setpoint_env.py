@@ -11,8 +11,8 @@ test with this file shipped by Ray's ``runtime_env``). Importing the module regi
   session labels in ``info``.
 - :class:`Corridor`: a DLCMDP with a ``Discrete`` observation and action.
 
-``trace_dir``: where each env instance writes, at every reset after its first steps,
-one file ``<node id>-<pid>-<instance>`` with ``<steps taken> <this module's path>``.
+``trace_dir``: where each env instance in a Ray process keeps, from its first step, one
+file ``<node id>-<pid>-<instance>`` holding ``<steps taken> <this module's path>``.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from typing import Any
 
 import gymnasium as gym
 import numpy as np
+import ray
 from ray.tune import register_env
 
 from rllib_dynamite.envs import DLCMDPEnv, DLCMDPWrapper
@@ -44,12 +45,11 @@ class SetPointTask(gym.Env):
 
     def reset(self, *, seed: int | None = None, options: dict | None = None) -> tuple:
         super().reset(seed=seed)
-        self._trace.write()
         self._position = 0.0
         return np.array([self._position], dtype=np.float32), {}
 
     def step(self, action: np.ndarray) -> tuple:
-        self._trace.steps += 1
+        self._trace.step()
         push = float(np.clip(action[0], -0.2, 0.2))
         self._position = float(np.clip(self._position + push, -2.0, 2.0))
         reward = -abs(self._position - self.set_point)
@@ -143,11 +143,10 @@ class _Trace:
         self.directory = Path(trace_dir) if trace_dir else None
         self.steps = 0
 
-    def write(self) -> None:
-        if self.directory is None or self.steps == 0:
+    def step(self) -> None:
+        self.steps += 1
+        if self.directory is None or not ray.is_initialized():
             return
-        import ray
-
         node_id = ray.get_runtime_context().get_node_id()
         path = self.directory / f"{node_id}-{os.getpid()}-{id(self)}"
         path.write_text(f"{self.steps} {__file__}\n")
