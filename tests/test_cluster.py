@@ -265,6 +265,57 @@ def test_resume_after_the_driver_is_killed_continues_the_iteration_count(cluster
     assert resumed_first["num_env_steps_sampled_lifetime"] == iterations[0] * ITERATION_STEPS
 
 
+def test_tune_ships_a_user_env_to_the_worker_nodes_with_runtime_env(cluster, tmp_path):
+    """A user's env module named in the file's ``code:`` block, in a directory no Ray
+    worker has on its path: ``runtime_env`` brings it to the worker nodes, whose env
+    runners sample it, and its session labels reach the learner."""
+    project = tmp_path / "my_project"
+    project.mkdir()
+    (project / "setpoint_env.py").write_text(
+        (ROOT / "tests" / "user_project" / "setpoint_env.py").read_text()
+    )
+    traces = tmp_path / "traces"
+    traces.mkdir()
+    experiment = project / "setpoint.yaml"
+    experiment.write_text(
+        yaml.safe_dump(
+            dict(
+                name="setpoint",
+                env="setpoint_env:make_setpoint",
+                preset="dynamite",
+                stop_timesteps=2 * 80,  # 2 iterations: 2 env runners x 2 envs x H = 20
+                checkpoint_frequency=1,
+                keep_checkpoints=1,
+                evaluation_interval=0,
+                settings=dict(
+                    num_env_runners=2,
+                    num_envs_per_env_runner=2,
+                    env_config=dict(trace_dir=str(traces)),
+                ),
+                code=dict(py_modules=["setpoint_env.py"]),
+            )
+        )
+    )
+    output = tmp_path / "results"
+    run = _run(_tune_command(cluster, experiment, output), cluster.env, timeout=420)
+    assert run.returncode == 0, (run.stdout + run.stderr)[-3000:]
+    assert "1 trial(s), 0 failed" in run.stdout
+
+    (trial_dir,) = [p for p in (output / "setpoint").iterdir() if p.is_dir()]
+    results = [json.loads(line) for line in (trial_dir / "result.json").read_text().splitlines()]
+    sampled_on = set(results[-1]["env_runners"]["node_ids"].split())
+    worker_nodes = cluster.worker_node_ids()
+    assert sampled_on and sampled_on <= worker_nodes
+    assert results[-1]["learners"]["default_policy"]["sessions_per_episode"] > 1.0
+    # Each env that ran a whole episode says where, and from which copy of the module.
+    episodes = [(path.name.split("-")[0], *path.read_text().split()) for path in traces.iterdir()]
+    stepped = [(node, module) for node, steps, module in episodes if int(steps) >= 20]
+    print("env runner nodes:", sorted(n[:8] for n in sampled_on), "modules:", stepped[0][1])
+    assert {node for node, _ in stepped} == sampled_on
+    assert all("runtime_resources" in module for _, module in stepped)
+    assert [p.name for p in trial_dir.glob("checkpoint_*")] == ["checkpoint_000001"]
+
+
 def _descendants(pid):
     children = {}
     for stat in Path("/proc").glob("[0-9]*/stat"):
