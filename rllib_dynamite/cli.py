@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import math
 import os
 import sys
 from collections.abc import Sequence
@@ -225,7 +226,7 @@ def _train(args: argparse.Namespace) -> int:
         f"training {experiment.presets[0]} on {experiment.env} for "
         f"{experiment.stop_timesteps:,} env steps; results in {output}"
     )
-    return _run(experiment, output.resolve().parent, args, resume=args.resume)
+    return _run(experiment, output.resolve().parent, args, resume=args.resume, references=True)
 
 
 def _apply_override(settings: dict[str, Any], override: str) -> None:
@@ -241,7 +242,13 @@ def _apply_override(settings: dict[str, Any], override: str) -> None:
         settings[key] = value
 
 
-def _run(experiment: Any, storage: Path, args: argparse.Namespace, resume: bool) -> int:
+def _run(
+    experiment: Any,
+    storage: Path,
+    args: argparse.Namespace,
+    resume: bool,
+    references: bool = False,
+) -> int:
     from rllib_dynamite.experiments import describe, run_experiment
 
     summary = run_experiment(
@@ -249,6 +256,8 @@ def _run(experiment: Any, storage: Path, args: argparse.Namespace, resume: bool)
     )
     for line in describe(summary):
         print(line)
+    if references and len(summary.trials) == 1:
+        _print_references(experiment, summary.trials[0].evaluation_return)
     if summary.failed:
         print(f"error: {len(summary.failed)} trial(s) failed", file=sys.stderr)
         return 1
@@ -256,6 +265,33 @@ def _run(experiment: Any, storage: Path, args: argparse.Namespace, resume: bool)
         print("interrupted: run the same command with --resume to continue", file=sys.stderr)
         return 130
     return 0
+
+
+def _print_references(experiment: Any, evaluation_return: float) -> None:
+    """The run's final greedy evaluation next to scripted references on the same seeded
+    episodes (random, the best memoryless policy, an oracle that reads the true latent),
+    for envs that have them (the gridworlds)."""
+    from rllib_dynamite.envs import make
+    from rllib_dynamite.evaluation.scripted import scripted_references
+    from rllib_dynamite.experiments.trainable import EVALUATION_SEED_OFFSET
+
+    if math.isnan(evaluation_return):
+        return
+    env = make(experiment.env, **experiment.settings.get("env_config", {}))
+    episodes, seed = experiment.evaluation_episodes, experiment.seeds[0] + EVALUATION_SEED_OFFSET
+    try:
+        references = scripted_references(env, episodes, seed)
+    except ValueError:
+        return  # no scripted references for this env
+    finally:
+        env.close()
+    print(
+        f"greedy evaluation, the same {episodes} episodes for each: "
+        f"{experiment.presets[0]} {evaluation_return:.2f} | "
+        + " | ".join(
+            f"scripted {name} {reference.mean:.2f}" for name, reference in references.items()
+        )
+    )
 
 
 # -- tune ------------------------------------------------------------------------------

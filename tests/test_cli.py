@@ -50,6 +50,9 @@ def test_train_writes_checkpoint_and_event_files(train_run):
     assert f"checkpoint: {trial}/checkpoint_000001" in printed
     assert f"tensorboard --logdir {output}" in printed
     assert "iter    2 | env steps         240/240" in printed
+    # The final greedy evaluation beside scripted references on the same episodes.
+    (line,) = [x for x in printed.splitlines() if x.startswith("greedy evaluation, the same 2")]
+    assert "dynamite" in line and "scripted random" in line and "scripted oracle" in line
     assert [p.name for p in trial.glob("checkpoint_*")] == ["checkpoint_000001"]
     progress = (trial / "progress.csv").read_text().splitlines()
     assert len(progress) == 1 + 2  # header + 2 iterations

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import os
 import re
 import time
@@ -29,6 +30,7 @@ class TrialSummary:
     env_steps: int
     episode_return: float
     error: str | None
+    evaluation_return: float = float("nan")  # the last result's greedy evaluation, if any
 
 
 @dataclass
@@ -182,6 +184,9 @@ def _summarize(result: Any) -> TrialSummary:
         ),
         # The last line of a Ray task error names the exception (e.g. BrokenEnvError).
         error=None if result.error is None else _last_line(str(result.error)),
+        evaluation_return=float(
+            metrics.get("evaluation", {}).get("episode_return_mean", float("nan"))
+        ),
     )
 
 
@@ -195,6 +200,8 @@ def describe(summary: RunSummary) -> list[str]:
     for trial in summary.trials:
         status = f"FAILED: {trial.error}" if trial.error else (
             f"{trial.env_steps:,} env steps, return {trial.episode_return:.3f}"
+            + ("" if math.isnan(trial.evaluation_return)
+               else f", greedy evaluation {trial.evaluation_return:.3f}")
         )  # fmt: skip
         lines.append(f"  {trial.name}: {status}")
         if trial.checkpoint:
