@@ -366,11 +366,16 @@ def test_reacher_turns():
 
 
 # -- docs/custom_envs.md ----------------------------------------------------------------
-@pytest.fixture(scope="module")
-def custom_envs_doc() -> dict:
-    """The namespace left by running every ``python`` block of docs/custom_envs.md."""
+def _doc_blocks(language: str) -> list[str]:
     text = (DOCS / "custom_envs.md").read_text()
-    blocks = re.findall(r"```python\n(.*?)```", text, flags=re.DOTALL)
+    return re.findall(rf"```{language}\n(.*?)```", text, flags=re.DOTALL)
+
+
+@pytest.fixture(scope="module")
+def custom_envs_doc(ray_local) -> dict:
+    """The namespace left by running every ``python`` block of docs/custom_envs.md (its
+    last ones train, on the tests' small local Ray)."""
+    blocks = _doc_blocks("python")
     assert len(blocks) >= 2
     namespace: dict = {"__name__": "custom_envs_doc"}
     for block in blocks:
@@ -389,6 +394,21 @@ def test_doc_subclass_example(custom_envs_doc):
         latent = env.latent
     assert truncated and info["session_id"] > 0
     assert gym.make("my_project/LineGoal-v0", p=0.2).unwrapped.p == 0.2
+
+
+def test_doc_experiment_file_loads_with_the_pages_envs_as_its_code(
+    custom_envs_doc, tmp_path, monkeypatch
+):
+    """The page's experiment file, beside a my_envs.py made of the page's env blocks."""
+    from rllib_dynamite.experiments import load_experiment
+
+    monkeypatch.setattr("sys.path", list(__import__("sys").path))
+    (tmp_path / "my_envs.py").write_text("\n".join(_doc_blocks("python")[:2]))
+    (yaml_block,) = _doc_blocks("yaml")
+    (tmp_path / "line_goal.yaml").write_text(yaml_block)
+    experiment = load_experiment(tmp_path / "line_goal.yaml")
+    assert experiment.env == "my_envs:LineGoal" and experiment.num_trials == 2 * 3
+    assert experiment.code.runtime_env() == {"py_modules": [str(tmp_path / "my_envs.py")]}
 
 
 def test_doc_wrapper_example(custom_envs_doc):
