@@ -82,6 +82,23 @@ def test_a_registered_ids_gymnasium_kwargs_are_its_defaults(user_env):
     assert env_defaults("rllib_dynamite/PaperGridNavi-v0")["num_goals"] == 2
 
 
+def test_a_name_make_config_registered_still_resolves_to_what_it_names(user_env):
+    """make_config registers each env's name with Ray Tune; that registration must not
+    stand in for the env: the signature stays checked, a re-registered id is rebuilt."""
+    from ray.tune.registry import ENV_CREATOR, _global_registry
+
+    make_config("setpoint_env:make_setpoint", "dynamite", **TINY)
+    with pytest.raises(ConfigError, match="env_config: unknown argument 'wind'"):
+        make_config("setpoint_env:make_setpoint", env_config={"wind": 1})
+    assert env_defaults("setpoint_env:make_setpoint")["H"] == 20
+    for H in (10, 14):
+        gym.register(id="my_project/Changing-v0", entry_point=user_env.make_setpoint,
+                     kwargs={"H": H})  # fmt: skip
+        assert make_config("my_project/Changing-v0", **TINY).train_batch_size_per_learner == 2 * H
+    creator = _global_registry.get(ENV_CREATOR, "my_project/Changing-v0")
+    assert creator({}).unwrapped.H == 14
+
+
 def needs_a_horizon(H):
     return rllib_dynamite.envs.make("rllib_dynamite/GridNavi-v0", H=H)
 

@@ -139,20 +139,31 @@ class _KeywordCreator:
 
 
 def _resolve_name(name: str) -> EnvEntry:
-    entry = _registered_entry(name, name)
+    """A gymnasium id, else an import string, else a Ray Tune id: a name that
+    :func:`register_with_tune` registered resolves as what it names, never as that
+    registration."""
+    entry = _gym_entry(name, name)
     if entry is not None:
         return entry
     module_name, separator, attr = name.partition(":")
-    if not (separator and module_name and attr):
-        raise ValueError(
-            f"unknown env {name!r}{_closest_id(name)}: not an id registered with gymnasium "
-            f"or Ray Tune, nor 'package.module:attr' (see {GUIDE})"
-        )
+    if separator and module_name and attr:
+        return _import_entry(name, module_name, attr)
+    entry = _tune_entry(name, name)
+    if entry is not None:
+        return entry
+    raise ValueError(
+        f"unknown env {name!r}{_closest_id(name)}: not an id registered with gymnasium "
+        f"or Ray Tune, nor 'package.module:attr' (see {GUIDE})"
+    )
+
+
+def _import_entry(name: str, module_name: str, attr: str) -> EnvEntry:
     try:
         module = importlib.import_module(module_name)
     except ImportError as error:
         raise ValueError(f"env {name!r}: cannot import {module_name!r}: {error}") from None
-    entry = _registered_entry(attr, name)  # "module:id", as gymnasium.make reads it
+    # "module:id", as gymnasium.make reads it: an id that importing the module registers.
+    entry = _gym_entry(attr, name) or _tune_entry(attr, name)
     if entry is not None:
         return entry
     target: Any = module
@@ -174,36 +185,47 @@ def _closest_id(name: str) -> str:
     return f" (did you mean {close[0]!r}?)" if close else ""
 
 
-def _registered_entry(env_id: str, name: str) -> EnvEntry | None:
-    """The entry of an id registered with gymnasium or Ray Tune, else ``None``.
+def _gym_entry(env_id: str, name: str) -> EnvEntry | None:
+    """The entry of an id registered with gymnasium: its spec (entry point and kwargs)
+    defines the env."""
+    spec = gym.registry.get(env_id)
+    if spec is None:
+        return None
+    entry_point = spec.entry_point
+    creator = entry_point if callable(entry_point) else _load_entry_point(entry_point)
+    parameters, open_parameters = _signature(creator)
+    return EnvEntry(
+        name,
+        partial(gym.make, spec),
+        {**parameters, **spec.kwargs},
+        open_parameters,
+        tune_registered=name == env_id and _user_tune_creator(env_id) is not None,
+    )
 
-    The gymnasium spec, when there is one, defines the env (entry point and kwargs);
-    a Ray Tune creator alone is called with ``env_config`` as its one argument.
-    """
+
+def _tune_entry(env_id: str, name: str) -> EnvEntry | None:
+    """The entry of an id registered with Ray Tune only: its creator takes ``env_config``
+    as its one argument."""
+    creator = _user_tune_creator(env_id)
+    if creator is None:
+        return None
+    return EnvEntry(
+        name,
+        partial(_call_tune_creator, creator),
+        open_parameters=True,
+        tune_registered=name == env_id,
+    )
+
+
+def _user_tune_creator(env_id: str) -> Callable[..., gym.Env] | None:
+    """The creator of ``env_id`` in Ray Tune's registry, unless :func:`register_with_tune`
+    put it there."""
     from ray.tune.registry import ENV_CREATOR, _global_registry
 
-    tune_registered = _global_registry.contains(ENV_CREATOR, env_id)
-    spec = gym.registry.get(env_id)
-    if spec is not None:
-        entry_point = spec.entry_point
-        creator = entry_point if callable(entry_point) else _load_entry_point(entry_point)
-        parameters, open_parameters = _signature(creator)
-        return EnvEntry(
-            name,
-            partial(gym.make, spec),
-            {**parameters, **spec.kwargs},
-            open_parameters,
-            tune_registered=tune_registered and name == env_id,
-        )
-    if tune_registered:
-        creator = _global_registry.get(ENV_CREATOR, env_id)
-        return EnvEntry(
-            name,
-            partial(_call_tune_creator, creator),
-            open_parameters=True,
-            tune_registered=name == env_id,
-        )
-    return None
+    if not _global_registry.contains(ENV_CREATOR, env_id):
+        return None
+    creator = _global_registry.get(ENV_CREATOR, env_id)
+    return None if isinstance(creator, _KeywordCreator) else creator
 
 
 def _load_entry_point(entry_point: str) -> Callable[..., gym.Env]:
