@@ -194,12 +194,19 @@ def test_make_config_trains_a_user_env_and_its_labels_reach_the_learner(
 
 @pytest.mark.parametrize(
     "env, preset",
-    [("UnlabelledSetPoint", "rl2"), ("UnlabelledSetPoint", "markov_ppo"), ("Corridor", "dynamite")],
+    [
+        ("UnlabelledSetPoint", "rl2"),
+        ("UnlabelledSetPoint", "markov_ppo"),
+        ("make_setpoint", "oracle"),
+        ("Corridor", "dynamite"),
+    ],
 )
 def test_presets_train_an_env_without_labels_or_with_discrete_observations(
     ray_local, user_env, env, preset
 ):
-    result = _train(make_config(getattr(user_env, env), preset, **TINY), iterations=1)
+    config = make_config(getattr(user_env, env), preset, **TINY)
+    assert config.env_config == ({"oracle": True} if preset == "oracle" else {})
+    result = _train(config, iterations=1)
     assert result["env_runners"]["num_env_steps_sampled_lifetime"] > 0
     if preset == "dynamite":
         assert result["learners"]["default_policy"]["sessions_per_episode"] > 1.0
