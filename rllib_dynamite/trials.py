@@ -49,7 +49,8 @@ class Trial:
 
     @property
     def p(self) -> float:
-        default = env_defaults(self.env)["p"]
+        """The session switch probability; NaN for an env without a ``p`` argument."""
+        default = env_defaults(self.env).get("p", float("nan"))
         return float(self.config.get("settings/env_config/p", default))
 
     @property
