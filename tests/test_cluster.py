@@ -221,7 +221,7 @@ def test_job_submit_runs_env_runners_on_worker_nodes(cluster, tmp_path):
     assert "1 trial(s), 0 failed" in logs and _iterations(logs)[-1] == 2
 
     driver_job_id = client.get_job_info(job_id).driver_info.id
-    env_runners = cluster.actors("SingleAgentEnvRunner", job_id=driver_job_id)
+    env_runners = cluster.actors("FreshEpisodesEnvRunner", job_id=driver_job_id)
     assert len(env_runners) == 2
     print("env runner nodes:", sorted(a.node_id[:8] for a in env_runners))
     assert {actor.node_id for actor in env_runners} <= cluster.worker_node_ids()
@@ -363,7 +363,7 @@ def test_a_worker_node_killed_mid_run_does_not_stop_the_run(cluster, tmp_path):
         _wait_for_line(log_path, "iter    2", driver, timeout=300)
         trainable_nodes = {a.node_id for a in cluster.actors("DynamiteTrainable", state="ALIVE")}
         env_runner_nodes = {
-            a.node_id for a in cluster.actors("SingleAgentEnvRunner", state="ALIVE")
+            a.node_id for a in cluster.actors("FreshEpisodesEnvRunner", state="ALIVE")
         }
         victims = env_runner_nodes - trainable_nodes
         assert victims, "every env runner shares the trainable's node"
