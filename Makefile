@@ -15,10 +15,11 @@ $(STAMP): requirements.txt pyproject.toml
 	$(BIN)/python -m pip install -q --no-deps -e .
 	touch $(STAMP)
 
-# The main job: DynaMITE-RL on GridNavi, on an embedded local Ray.
+# The main job: DynaMITE-RL on the paper's gridworld, on an embedded local Ray; it ends
+# with its greedy evaluation beside scripted references on the same episodes.
 train: $(STAMP)
-	$(BIN)/rllib-dynamite train --env rllib_dynamite/GridNavi-v0 --preset dynamite \
-		--stop-timesteps 200000 --output results/quickstart
+	$(BIN)/rllib-dynamite train --env rllib_dynamite/PaperGridNavi-v0 --preset dynamite \
+		--stop-timesteps 200000 --eval-episodes 50 --output results/quickstart
 
 # The default test run (CI): everything but the `slow` studies.
 test: $(STAMP)

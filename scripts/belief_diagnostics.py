@@ -1,0 +1,149 @@
+"""What the belief model does inside a session: the measurements behind docs/results.md's
+"What the consistency term does" (issue #10 §3), for trained gridworld trials.
+
+For each trial (a Tune trial directory of ``rllib-dynamite tune``) it reports:
+
+- each VAE term as it enters the total (the term times its weight), averaged over the
+  last ``--last`` training iterations of ``progress.csv``;
+- how far the belief moves per step, mean KL(b_t ‖ b_{t-1}), inside a session and at
+  the first step of a new one;
+- how often the consistency hinge is active (δ_{t+1} > δ_t inside a session, with
+  δ_t = KL(b_t ‖ b_e(t))) and the mean hinge sum per episode;
+- the belief's accuracy by steps since the session began: the probability that the
+  reward decoder, under the belief mean after x_t, puts on the true goal cell of x_t.
+
+    .venv/bin/python scripts/belief_diagnostics.py results/paper_gridnavi \\
+        --presets dynamite,no_consistency --episodes 200
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from rllib_dynamite.config import resolve_settings
+from rllib_dynamite.evaluation import Evaluator
+from rllib_dynamite.evaluation.checkpoints import find_checkpoint
+from rllib_dynamite.evaluation.figures import goal_probabilities
+from rllib_dynamite.evaluation.metrics import switch_steps
+
+LEARNER = "learners/default_policy/"
+TERMS = ("reconstruction_loss", "kl_loss", "consistency_loss", "termination_loss")
+STEP_BINS = ((0, 0), (1, 2), (3, 5), (6, 10), (11, 20), (21, 10**6))
+GRID_SIZE = 5
+
+
+def gaussian_kl(mean_q: np.ndarray, logvar_q: np.ndarray, mean_p: np.ndarray,
+                logvar_p: np.ndarray) -> np.ndarray:  # fmt: skip
+    """KL(q ‖ p) of diagonal Gaussians over the last axis."""
+    return 0.5 * np.sum(
+        logvar_p - logvar_q + (np.exp(logvar_q) + (mean_q - mean_p) ** 2) / np.exp(logvar_p) - 1,
+        axis=-1,
+    )
+
+
+def weighted_terms(trial_dir: Path, settings: Any, last: int) -> dict[str, float]:
+    """Each VAE term times its weight, mean over the last ``last`` iterations."""
+    progress = pd.read_csv(trial_dir / "progress.csv").tail(last)
+    weights = {
+        "reconstruction_loss": 1.0,
+        "kl_loss": settings.kl_weight,
+        "consistency_loss": settings.consistency_weight,
+        "termination_loss": settings.termination_weight,
+    }
+    return {
+        term: float(progress[LEARNER + "vae_" + term].mean() * weights[term])
+        for term in TERMS
+        if LEARNER + "vae_" + term in progress
+    }
+
+
+def episode_statistics(episode: Any, module: Any) -> dict[str, list[float]]:
+    """Per-step belief movement, hinge activity and goal accuracy of one episode."""
+    mean, logvar = episode.belief_mean[1:], episode.belief_logvar[1:]  # b_0 .. b_{T-1}
+    session_ids = episode.session_ids
+    starts = np.concatenate([[0], switch_steps(session_ids)])
+    start_of = starts[np.searchsorted(starts, np.arange(len(session_ids)), side="right") - 1]
+    ends = np.concatenate([starts[1:] - 1, [len(session_ids) - 1]])
+    end_of = ends[np.searchsorted(starts, np.arange(len(session_ids)), side="right") - 1]
+    movement = gaussian_kl(mean[1:], logvar[1:], mean[:-1], logvar[:-1])  # KL(b_t ‖ b_{t-1})
+    same_session = session_ids[1:] == session_ids[:-1]
+    delta = gaussian_kl(mean, logvar, mean[end_of], logvar[end_of])
+    hinge = np.maximum(delta[1:] - delta[:-1], 0.0)[same_session]
+    probabilities = goal_probabilities(module, episode.belief_mean, GRID_SIZE)[1:]
+    goals = episode.latents.astype(int)
+    on_goal = probabilities[np.arange(len(goals)), goals[:, 1], goals[:, 0]]
+    statistics: dict[str, list[float]] = {
+        "move_within": list(movement[same_session]),
+        "move_at_start": list(movement[~same_session]),
+        "hinge_active": list((hinge > 0).astype(float)),
+        "hinge_sum": [float(hinge.sum())],
+    }
+    since_start = np.arange(len(session_ids)) - start_of
+    for low, high in STEP_BINS:
+        chosen = (since_start >= low) & (since_start <= high)
+        statistics[f"accuracy_{low}"] = list(on_goal[chosen])
+    return statistics
+
+
+def diagnose(trial_dir: Path, config: dict[str, Any], episodes: int, seed: int,
+             last: int) -> dict[str, float]:  # fmt: skip
+    """Every measurement of one trial."""
+    settings = resolve_settings(config["env"], config["preset"], **config["settings"])
+    row = {f"{k} (weighted)": v for k, v in weighted_terms(trial_dir, settings, last).items()}
+    evaluator = Evaluator.from_checkpoint(find_checkpoint(trial_dir), seed=seed)
+    try:
+        report = evaluator.evaluate(episodes, with_figure=False)
+        pooled: dict[str, list[float]] = defaultdict(list)
+        for episode in report.episodes:
+            for key, values in episode_statistics(episode, evaluator.module).items():
+                pooled[key].extend(values)
+    finally:
+        evaluator.stop()
+    row["return"] = float(report.metrics["episode_return_mean"])
+    row.update(
+        {key: float(np.mean(values)) if values else np.nan for key, values in pooled.items()}
+    )
+    return row
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("results", type=Path, nargs="+", help="Tune results directories")
+    parser.add_argument("--presets", default="dynamite,no_consistency", help="comma-separated")
+    parser.add_argument("--episodes", type=int, default=200, help="evaluation episodes")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the evaluation episodes")
+    parser.add_argument("--last", type=int, default=20, help="iterations averaged for losses")
+    parser.add_argument("--csv", type=Path, help="also write every trial's row here")
+    args = parser.parse_args(argv)
+    presets = args.presets.split(",")
+    rows = []
+    for results_dir in args.results:
+        for params in sorted(results_dir.rglob("params.json")):
+            config = json.loads(params.read_text())
+            if config["preset"] not in presets:
+                continue
+            label = config["preset"] + "".join(
+                f" {k}={v}" for k, v in sorted(config["settings"].items())
+                if k.startswith("consistency_")
+            )  # fmt: skip
+            row = diagnose(params.parent, config, args.episodes, args.seed, args.last)
+            rows.append({"env": config["env"], "method": label,
+                         "seed": config["settings"]["seed"], **row})  # fmt: skip
+            print(f"{params.parent.name}: return {row['return']:.2f}", flush=True)
+    table = pd.DataFrame(rows)
+    if args.csv:
+        table.to_csv(args.csv, index=False)
+    summary = table.drop(columns="seed").groupby(["env", "method"]).mean()
+    with pd.option_context("display.width", 250, "display.max_columns", 50):
+        print(summary.T.round(4).to_string())
+
+
+if __name__ == "__main__":
+    main()
