@@ -129,6 +129,9 @@ def main(argv: list[str] | None = None) -> None:
             config = json.loads(params.read_text())
             if config["preset"] not in presets:
                 continue
+            if not any(params.parent.glob("checkpoint_*")):
+                print(f"{params.parent.name}: no checkpoint (unfinished), left out")
+                continue
             label = config["preset"] + "".join(
                 f" {k}={v}" for k, v in sorted(config["settings"].items())
                 if k.startswith("consistency_")
