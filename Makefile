@@ -19,7 +19,8 @@ $(STAMP): requirements.txt pyproject.toml
 # with its greedy evaluation beside scripted references on the same episodes.
 train: $(STAMP)
 	$(BIN)/rllib-dynamite train --env rllib_dynamite/PaperGridNavi-v0 --preset dynamite \
-		--stop-timesteps 200000 --eval-episodes 50 --output results/quickstart
+		--stop-timesteps 200000 --eval-interval 100 --eval-episodes 50 \
+		--output results/quickstart
 
 # The default test run (CI): everything but the `slow` studies.
 test: $(STAMP)
