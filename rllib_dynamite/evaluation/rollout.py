@@ -90,7 +90,8 @@ class Evaluator:
         self.config = config
         self.env_id = str(config.env)
         self.settings = config.dynamite_settings
-        ensure_registered(self.env_id)
+        if isinstance(config.env, str):  # a class or factory needs no registration
+            ensure_registered(config.env)
         self._runner = SingleAgentEnvRunner(config=config)
         # Sub-envs are reachable with gymnasium's synchronous vectorisation only.
         sub_envs = getattr(self._runner.env.unwrapped, "envs", None)
