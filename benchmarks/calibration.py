@@ -143,7 +143,11 @@ def main(argv: list[str] | None = None) -> int:
             results.append(args.output / yaml_file.stem)
     if not results:
         parser.error("give results directories, or --train")
-    lines, all_pass = calibrate(results, args.episodes, args.seed)
+    try:
+        lines, all_pass = calibrate(results, args.episodes, args.seed)
+    except (FileNotFoundError, ValueError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     print("\n".join(lines))
     if args.markdown:
         args.markdown.write_text("\n".join(lines) + "\n")

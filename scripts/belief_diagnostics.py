@@ -125,6 +125,8 @@ def main(argv: list[str] | None = None) -> None:
     presets = args.presets.split(",")
     rows = []
     for results_dir in args.results:
+        if not results_dir.is_dir():
+            raise SystemExit(f"error: no such results directory: {results_dir}")
         for params in sorted(results_dir.rglob("params.json")):
             config = json.loads(params.read_text())
             if config["preset"] not in presets:
@@ -140,6 +142,8 @@ def main(argv: list[str] | None = None) -> None:
             rows.append({"env": config["env"], "method": label,
                          "seed": config["settings"]["seed"], **row})  # fmt: skip
             print(f"{params.parent.name}: return {row['return']:.2f}", flush=True)
+    if not rows:
+        raise SystemExit(f"error: no finished trial of {presets} under the given directories")
     table = pd.DataFrame(rows)
     if args.csv:
         table.to_csv(args.csv, index=False)
