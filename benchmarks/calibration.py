@@ -10,7 +10,7 @@ Each trained trial's final checkpoint is evaluated greedily on ``--episodes`` ep
 seeded like the scripted references (``evaluation/scripted.py``), so both meet the same
 goal sequences. Results are Tune directories of ``rllib-dynamite tune``; with
 ``--train`` the calibration YAMLs are run first (``tune_configs/calibration_gridnavi.yaml``
-and the PaperGridNavi study's oracle and markov_ppo trials).
+and ``tune_configs/calibration_paper_gridnavi.yaml``).
 
     python benchmarks/calibration.py --train --output results/calibration
     python benchmarks/calibration.py results/calibration/calibration_gridnavi results/...
@@ -34,7 +34,10 @@ from rllib_dynamite.evaluation.checkpoints import find_checkpoint
 from rllib_dynamite.evaluation.scripted import scripted_references
 
 ROOT = Path(__file__).resolve().parents[1]
-CALIBRATION_YAMLS = (ROOT / "tune_configs" / "calibration_gridnavi.yaml",)
+CALIBRATION_YAMLS = (
+    ROOT / "tune_configs" / "calibration_gridnavi.yaml",
+    ROOT / "tune_configs" / "calibration_paper_gridnavi.yaml",
+)
 GATE = 0.95
 # preset -> the scripted reference it is held to.
 HELD_TO = {"oracle": "oracle", "markov_ppo": "memoryless"}

@@ -149,6 +149,7 @@ _GRIDWORLD_DEFAULTS: dict[str, Any] = dict(
     value_hiddens=[64, 64],
     activation="relu",
     lr=3e-3,
+    entropy_coeff=0.05,
     gamma=0.95,
     lambda_=0.95,
     clip_param=0.05,
