@@ -1,9 +1,11 @@
 """Greedy evaluation episodes of a trained policy, with its beliefs (docs/usage.md).
 
 :class:`Evaluator` runs episodes through an RLlib ``SingleAgentEnvRunner`` built from
-the run's own config, so observations pass the same connectors as in training. It
-then re-runs the belief encoder over each episode's observations to recover the
-beliefs and termination logits the policy acted on.
+the run's own config, so observations pass the same connectors as in training. The
+EnvRunner's module is inference-only (no decoders, no termination head), so the
+Evaluator also holds the full module, with the same weights: it re-runs the belief
+encoder over each episode's observations to recover the beliefs and termination
+logits the policy acted on, and its reward decoder draws the belief pictures.
 """
 
 from __future__ import annotations
@@ -93,6 +95,10 @@ class Evaluator:
         if isinstance(config.env, str):  # a class or factory needs no registration
             ensure_registered(config.env)
         self._runner = SingleAgentEnvRunner(config=config)
+        self._module = config.get_rl_module_spec(
+            spaces=self._runner.get_spaces(), inference_only=False
+        ).build()
+        self.set_module_state(self._module.get_state())  # one set of weights from the start
         # Sub-envs are reachable with gymnasium's synchronous vectorisation only.
         sub_envs = getattr(self._runner.env.unwrapped, "envs", None)
         self._success_rule = success_rule(sub_envs[0] if sub_envs else None)
@@ -107,17 +113,30 @@ class Evaluator:
         module_path = (
             path / COMPONENT_LEARNER_GROUP / COMPONENT_LEARNER / COMPONENT_RL_MODULE / MODULE_ID
         )
-        module = RLModule.from_checkpoint(module_path)
-        evaluator.set_module_state(module.get_state(inference_only=True))
+        evaluator.set_module_state(RLModule.from_checkpoint(module_path).get_state())
         return evaluator
 
     @property
     def module(self) -> RLModule:
-        return self._runner.module
+        """The full module (decoders too) with the weights the EnvRunner acts on."""
+        return self._module
 
     def set_module_state(self, state: dict[str, Any]) -> None:
-        """Load policy weights (an ``RLModule.get_state()``)."""
-        self._runner.set_state({COMPONENT_RL_MODULE: state})
+        """Load the weights of the full module (the ``get_state()`` of the Learner's
+        ``RLModule``, not an inference-only one); the EnvRunner gets its inference-only
+        part.
+
+        Raises:
+            ValueError: ``state`` lacks some of the module's weights.
+        """
+        missing = sorted(set(self._module.state_dict()) - set(state))
+        if missing:
+            raise ValueError(
+                f"the module state lacks {missing}: pass the full state (a Learner "
+                "module's get_state(), not get_state(inference_only=True))"
+            )
+        self._module.set_state(state)
+        self._runner.set_state({COMPONENT_RL_MODULE: self._module.get_state(inference_only=True)})
 
     def evaluate(
         self, num_episodes: int, with_figure: bool = True, explore: bool = False

@@ -18,7 +18,7 @@ from typing import Any
 
 from ray.rllib.algorithms.algorithm_config import AlgorithmConfig
 from ray.rllib.algorithms.ppo import PPO
-from ray.rllib.core import COMPONENT_LEARNER, COMPONENT_RL_MODULE
+from ray.rllib.core import COMPONENT_LEARNER, COMPONENT_RL_MODULE, DEFAULT_MODULE_ID
 from ray.rllib.utils.metrics import (
     ENV_RUNNER_RESULTS,
     NUM_ENV_STEPS_SAMPLED,
@@ -102,10 +102,11 @@ class DynamiteTrainable(PPO):
             self._evaluator = Evaluator(
                 self.config, seed=None if seed is None else seed + EVALUATION_SEED_OFFSET
             )
+        # The full module: the evaluation pictures read its decoders.
         learner_state = self.learner_group.get_state(
-            components=f"{COMPONENT_LEARNER}/{COMPONENT_RL_MODULE}", inference_only=True
+            components=f"{COMPONENT_LEARNER}/{COMPONENT_RL_MODULE}"
         )[COMPONENT_LEARNER][COMPONENT_RL_MODULE]
-        self._evaluator.set_module_state(learner_state)
+        self._evaluator.set_module_state(learner_state[DEFAULT_MODULE_ID])
         report = self._evaluator.evaluate(
             self._trial_config.get("evaluation_episodes", 10),
             explore=self._trial_config.get("evaluation_explore", False),

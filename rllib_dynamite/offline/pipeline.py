@@ -258,9 +258,8 @@ def _rl_stage(
                 )
                 log(f"  rl iteration {iteration:4d}  {losses}")
         checkpoint = Path(algo.save_to_path(str(output / "policy")))
-        module_state = algo.learner_group.get_state(
-            components="learner/rl_module", inference_only=True
-        )["learner"]["rl_module"][MODULE_ID]
+        learner_state = algo.learner_group.get_state(components="learner/rl_module")
+        module_state = learner_state["learner"]["rl_module"][MODULE_ID]
     finally:
         algo.stop()
         # Free Ray Data's batch iterators while Ray is up: closed at interpreter exit,
