@@ -4,7 +4,9 @@
 The module reads ``[s_t, a_{t-1}, r_t]`` observations (see
 :class:`~rllib_dynamite.connectors.PrevActionRewardObservation`); its recurrent state is
 the GRU state. The same class runs on EnvRunners (one step at a time, ``T = 1``) and
-on the Learner (whole episodes, ``T = H + 1``).
+on the Learner (whole episodes, ``T = H + 1``). On EnvRunners RLlib builds it
+inference-only (:class:`~ray.rllib.core.rl_module.apis.InferenceOnlyAPI`): without the
+parts acting never reads, which then also stay out of every weight sync.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from ray.rllib.core.distribution.torch.torch_distribution import (
     TorchCategorical,
     TorchDiagGaussian,
 )
-from ray.rllib.core.rl_module.apis.value_function_api import ValueFunctionAPI
+from ray.rllib.core.rl_module.apis import InferenceOnlyAPI, ValueFunctionAPI
 from ray.rllib.core.rl_module.torch import TorchRLModule
 from torch import nn
 
@@ -57,13 +59,18 @@ MODEL_DEFAULTS: dict[str, Any] = {
 POLICY_INPUTS = ("belief", "hidden")
 
 
-class DynamiteRLModule(TorchRLModule, ValueFunctionAPI):
+class DynamiteRLModule(TorchRLModule, InferenceOnlyAPI, ValueFunctionAPI):
     """DynaMITE-RL's networks.
 
     ``model_config["policy_input"]`` picks what the policy and critic see beside ``s_t``:
     ``"belief"`` (``μ, log σ²`` of the belief; VariBAD and DynaMITE) or ``"hidden"``
     (the GRU output, trained end to end by PPO: RL²). With ``detach_belief`` (default)
     the RL loss does not reach the encoder.
+
+    Inference-only (``inference_only=True``, as on EnvRunners) it holds only the encoder
+    (no termination head), the belief normaliser (not for RL²) and the policy: it acts,
+    but has no critic, decoders or prior; read those from the Learner's module or a
+    checkpoint.
     """
 
     def setup(self) -> None:
@@ -87,7 +94,9 @@ class DynamiteRLModule(TorchRLModule, ValueFunctionAPI):
             reward_embed_dim=cfg["reward_embed_dim"],
             hidden_dim=cfg["gru_hidden_dim"],
             latent_dim=latent_dim,
-            termination_head=cfg["termination_head"],
+            # RLlib removes the other non-inference parts itself after setup(), but it
+            # cannot remove a nested one ("encoder.termination_head"): leave it out here.
+            termination_head=cfg["termination_head"] and not self.inference_only,
         )
         self.gru_hidden_dim = cfg["gru_hidden_dim"]
         context_dim = 2 * latent_dim if self.policy_input == "belief" else self.gru_hidden_dim
@@ -126,6 +135,20 @@ class DynamiteRLModule(TorchRLModule, ValueFunctionAPI):
         )
         self.latent_prior = LatentDynamicsPrior(latent_dim, cfg["prior_hiddens"])
 
+    def get_non_inference_attributes(self) -> list[str]:
+        """What acting never reads: the critic, the decoders, the prior, the termination
+        head, and for RL² (which acts on the GRU output) the belief normaliser."""
+        attributes = [
+            "vf",
+            "reward_decoder",
+            "state_decoder",
+            "latent_prior",
+            "encoder.termination_head",
+        ]
+        if self.policy_input == "hidden":
+            attributes.append("belief_normalizer")
+        return attributes
+
     # -- recurrent state ---------------------------------------------------------------
     def get_initial_state(self) -> dict[str, np.ndarray]:
         return {"h": np.zeros((self.gru_hidden_dim,), dtype=np.float32)}
@@ -141,10 +164,18 @@ class DynamiteRLModule(TorchRLModule, ValueFunctionAPI):
             obs[..., -1:],
         )
 
-    def encode(self, obs: torch.Tensor, state: torch.Tensor) -> EncoderOutput:
-        """Run the encoder over augmented observations [B, T, S+A+1] from GRU state [B, G]."""
+    def encode(
+        self, obs: torch.Tensor, state: torch.Tensor, with_termination: bool = True
+    ) -> EncoderOutput:
+        """Run the encoder over augmented observations [B, T, S+A+1] from GRU state [B, G]
+        (the termination head too, unless not ``with_termination``)."""
+        if with_termination and self.inference_only:
+            raise ValueError(
+                "an inference-only module (an EnvRunner's) has no termination head; "
+                "encode with the Learner's module or one restored from a checkpoint"
+            )
         s, prev_action, prev_reward = self.split_observation(obs)
-        return self.encoder(s, prev_action, prev_reward, state)
+        return self.encoder(s, prev_action, prev_reward, state, with_termination)
 
     @property
     def caches_belief(self) -> bool:
@@ -159,7 +190,7 @@ class DynamiteRLModule(TorchRLModule, ValueFunctionAPI):
 
     def belief(self, obs: torch.Tensor, state: torch.Tensor) -> torch.Tensor:
         """The belief ``[μ, log σ²]`` after each step of ``obs`` [B, T, ·]: [B, T, 2D]."""
-        return self.encode(obs, state).belief
+        return self.encode(obs, state, with_termination=False).belief
 
     def _rl_input(self, obs: torch.Tensor, context: torch.Tensor) -> torch.Tensor:
         """``[s_t, context]``: the normalised belief, or the GRU output for RL²."""
@@ -207,7 +238,7 @@ class DynamiteRLModule(TorchRLModule, ValueFunctionAPI):
         untimed = obs.dim() == 2
         if untimed:
             obs = obs.unsqueeze(1)
-        encoded = self.encode(obs, batch[Columns.STATE_IN]["h"])
+        encoded = self.encode(obs, batch[Columns.STATE_IN]["h"], with_termination=False)
         context = encoded.hidden if self.policy_input == "hidden" else encoded.belief
         logits = self._action_dist_inputs(self._rl_input(obs, context))
         return {

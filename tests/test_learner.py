@@ -12,6 +12,7 @@ from ray.rllib.core.learner.training_data import TrainingData
 import rllib_dynamite  # noqa: F401
 from rllib_dynamite.config import PRESETS, make_config
 from rllib_dynamite.connectors import BELIEF
+from rllib_dynamite.evaluation import Evaluator
 from rllib_dynamite.learner import vae_loss
 
 GRID = "rllib_dynamite/GridNavi-v0"
@@ -137,6 +138,36 @@ def test_checkpoint_round_trip_gives_identical_greedy_actions(grid_algo, tmp_pat
         assert restored.config.dynamite_settings == grid_algo.config.dynamite_settings
     finally:
         restored.stop()
+
+
+def test_env_runners_hold_and_receive_only_what_acting_needs(grid_algo, tmp_path: Path):
+    """The EnvRunner's module has no critic, decoders, prior or termination head, and
+    the weight sync carries exactly its part; training, then an Evaluator restored from
+    the checkpoint (the Learner's full module) with its belief picture, still work."""
+    learner_module = grid_algo.learner_group._learner.module["default_policy"].unwrapped()
+    runner_state = grid_algo.env_runner.module.get_state()
+    training_only = ("vf.", "reward_decoder.", "latent_prior.", "encoder.termination_head.")
+    assert not [name for name in runner_state if name.startswith(training_only)]
+    assert all(any(n.startswith(p) for n in learner_module.state_dict()) for p in training_only)
+    grid_algo.train()
+    synced = grid_algo.learner_group.get_state(components="learner/rl_module", inference_only=True)[
+        "learner"
+    ]["rl_module"]["default_policy"]
+    runner_state = grid_algo.env_runner.module.get_state()
+    assert set(synced) == set(runner_state)
+    for name, value in synced.items():
+        np.testing.assert_array_equal(runner_state[name], value, err_msg=name)
+
+    evaluator = Evaluator.from_checkpoint(grid_algo.save_to_path(tmp_path / "checkpoint"), seed=0)
+    try:
+        report = evaluator.evaluate(2)
+    finally:
+        evaluator.stop()
+    assert report.figure is not None  # GridNavi's picture: the reward decoder's belief
+    assert np.isfinite(report.metrics["termination_f1"])
+    restored = evaluator.module.state_dict()
+    for name, value in learner_module.state_dict().items():
+        torch.testing.assert_close(restored[name], value, msg=name)
 
 
 @pytest.mark.parametrize("env", [GRID, CHEETAH])

@@ -8,18 +8,26 @@ from ray.rllib.core.columns import Columns
 
 import rllib_dynamite  # noqa: F401
 from rllib_dynamite.connectors import PrevActionRewardObservation
-from rllib_dynamite.rl_module import BELIEF_MEAN, TERMINATION_LOGIT, DynamiteRLModule
+from rllib_dynamite.rl_module import (
+    BELIEF_MEAN,
+    POLICY_INPUTS,
+    TERMINATION_LOGIT,
+    DynamiteRLModule,
+)
 
 GRU = 16
 LATENT = 3
 
 
-def _module(obs_dim, action_space, **model_config):
+def _module(obs_dim, action_space, inference_only=False, **model_config):
     raw = gym.spaces.Box(-1.0, 1.0, (obs_dim,), np.float32)
     augmented = PrevActionRewardObservation().recompute_output_observation_space(raw, action_space)
     config = {"gru_hidden_dim": GRU, "latent_dim": LATENT, "max_seq_len": 11, **model_config}
     return DynamiteRLModule(
-        observation_space=augmented, action_space=action_space, model_config=config
+        observation_space=augmented,
+        action_space=action_space,
+        inference_only=inference_only,
+        model_config=config,
     )
 
 
@@ -97,3 +105,44 @@ def test_rl2_policy_reads_the_gru_state_with_gradients():
 def test_unknown_policy_input_is_rejected():
     with pytest.raises(ValueError, match="policy_input"):
         _module(*SPACES["discrete"], policy_input="pixels")
+
+
+TRAINING_ONLY = (
+    "vf.",
+    "reward_decoder.",
+    "state_decoder.",
+    "latent_prior.",
+    "encoder.termination_head.",
+)
+
+
+@pytest.mark.parametrize("policy_input", POLICY_INPUTS)
+@pytest.mark.parametrize("kind", list(SPACES))
+def test_inference_only_module_acts_like_the_full_one(kind, policy_input):
+    """An EnvRunner's module (inference-only) has no critic, decoders, prior or
+    termination head; it loads the Learner's inference-only state (what a weight sync
+    carries) exactly and then acts as the full module does."""
+    space = SPACES[kind]
+    parts = dict(policy_input=policy_input, state_decoder=True, termination_head=True)
+    full, inference = _module(*space, **parts), _module(*space, inference_only=True, **parts)
+    names = set(inference.state_dict())
+    assert not [name for name in names if name.startswith(TRAINING_ONLY)]
+    assert {"encoder.gru.weight_hh_l0", "pi_head.weight"} <= names
+    assert ("belief_normalizer.mean" in names) == (policy_input == "belief")
+    assert all(any(n.startswith(p) for n in full.state_dict()) for p in TRAINING_ONLY)
+
+    synced = full.get_state(inference_only=True)
+    assert set(synced) == names
+    assert sum(map(np.size, synced.values())) < sum(map(np.size, full.get_state().values()))
+    inference.set_state(synced)
+    batch = {
+        Columns.OBS: torch.randn(3, 4, full.observation_space.shape[0]),
+        Columns.STATE_IN: {"h": torch.randn(3, GRU)},
+    }
+    expected, out = full.forward_exploration(batch), inference.forward_exploration(batch)
+    torch.testing.assert_close(
+        out[Columns.ACTION_DIST_INPUTS], expected[Columns.ACTION_DIST_INPUTS]
+    )
+    torch.testing.assert_close(out[Columns.STATE_OUT]["h"], expected[Columns.STATE_OUT]["h"])
+    with pytest.raises(ValueError, match="no termination head"):
+        inference.encode(batch[Columns.OBS], batch[Columns.STATE_IN]["h"])

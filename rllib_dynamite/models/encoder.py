@@ -12,13 +12,14 @@ class EncoderOutput(NamedTuple):
     """What the encoder returns for inputs of shape [B, T, ...].
 
     ``hidden``: [B, T, G] GRU outputs; ``belief_mean``/``belief_logvar``: [B, T, D];
-    ``termination_logit``: [B, T] (zeros when the head is off); ``final_state``: [B, G].
+    ``termination_logit``: [B, T] (zeros when the head is off; ``None`` when not asked
+    for); ``final_state``: [B, G].
     """
 
     hidden: torch.Tensor
     belief_mean: torch.Tensor
     belief_logvar: torch.Tensor
-    termination_logit: torch.Tensor
+    termination_logit: torch.Tensor | None
     final_state: torch.Tensor
 
     @property
@@ -73,9 +74,13 @@ class BeliefEncoder(nn.Module):
         prev_action: torch.Tensor,
         prev_reward: torch.Tensor,
         state: torch.Tensor,
+        with_termination: bool = True,
     ) -> EncoderOutput:
         """``obs`` [B, T, S], ``prev_action`` [B, T, A], ``prev_reward`` [B, T, 1],
-        ``state`` [B, G] (the GRU state before the first input)."""
+        ``state`` [B, G] (the GRU state before the first input).
+
+        Without ``with_termination`` the termination head is not run (acting never reads
+        it, and an inference-only module has none; see ``DynamiteRLModule``)."""
         pieces = [
             embed(x)
             for embed, x in (
@@ -87,10 +92,13 @@ class BeliefEncoder(nn.Module):
         ]
         hidden, final_state = self.gru(torch.cat(pieces, dim=-1), state.unsqueeze(0))
         belief_mean, belief_logvar = self.belief_head(hidden).chunk(2, dim=-1)
-        if self.termination_head is not None:
-            termination_logit = self.termination_head(hidden).squeeze(-1)
-        else:
-            termination_logit = torch.zeros(hidden.shape[:-1], device=hidden.device)
+        termination_logit = None
+        if with_termination:
+            termination_logit = (
+                self.termination_head(hidden).squeeze(-1)
+                if self.termination_head is not None
+                else torch.zeros(hidden.shape[:-1], device=hidden.device)
+            )
         return EncoderOutput(
             hidden, belief_mean, belief_logvar, termination_logit, final_state.squeeze(0)
         )
