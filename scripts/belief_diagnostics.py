@@ -10,7 +10,10 @@ For each trial (a Tune trial directory of ``rllib-dynamite tune``) it reports:
 - how often the consistency hinge is active (δ_{t+1} > δ_t inside a session, with
   δ_t = KL(b_t ‖ b_e(t))) and the mean hinge sum per episode;
 - the belief's accuracy by steps since the session began: the probability that the
-  reward decoder, under the belief mean after x_t, puts on the true goal cell of x_t.
+  reward decoder, under the belief mean after x_t, puts on the true goal cell of x_t;
+- on the two-goal gridworlds, that accuracy at the decision that needs a belief
+  (``accuracy_moved``): the agent stands on the goal cell that is no longer the goal.
+  ``scripts/switch_value.py`` gives the accuracy above which leaving it pays.
 
     .venv/bin/python scripts/belief_diagnostics.py results/paper_gridnavi \\
         --presets dynamite,no_consistency --episodes 200
@@ -28,6 +31,7 @@ import numpy as np
 import pandas as pd
 
 from rllib_dynamite.config import resolve_settings
+from rllib_dynamite.envs import make
 from rllib_dynamite.evaluation import Evaluator
 from rllib_dynamite.evaluation.checkpoints import find_checkpoint
 from rllib_dynamite.evaluation.figures import goal_probabilities
@@ -64,8 +68,11 @@ def weighted_terms(trial_dir: Path, settings: Any, last: int) -> dict[str, float
     }
 
 
-def episode_statistics(episode: Any, module: Any) -> dict[str, list[float]]:
-    """Per-step belief movement, hinge activity and goal accuracy of one episode."""
+def episode_statistics(episode: Any, module: Any,
+                       goal_cells: np.ndarray | None = None) -> dict[str, list[float]]:  # fmt: skip
+    """Per-step belief movement, hinge activity and goal accuracy of one episode;
+    with the env's ``goal_cells`` [G, 2] of a two-goal gridworld, also the accuracy
+    where the agent stands on the goal cell that is not the goal."""
     mean, logvar = episode.belief_mean[1:], episode.belief_logvar[1:]  # b_0 .. b_{T-1}
     session_ids = episode.session_ids
     starts = np.concatenate([[0], switch_steps(session_ids)])
@@ -89,6 +96,11 @@ def episode_statistics(episode: Any, module: Any) -> dict[str, list[float]]:
     for low, high in STEP_BINS:
         chosen = (since_start >= low) & (since_start <= high)
         statistics[f"accuracy_{low}"] = list(on_goal[chosen])
+    if goal_cells is not None and len(goal_cells) == 2:
+        cells = episode.states[1:, :2].astype(int)  # the cell x_t ends on
+        on_a_goal = (cells[:, None, :] == goal_cells[None].astype(int)).all(-1).any(-1)
+        moved = on_a_goal & (cells != goals).any(-1)
+        statistics["accuracy_moved"] = list(on_goal[moved])
     return statistics
 
 
@@ -101,8 +113,10 @@ def diagnose(trial_dir: Path, config: dict[str, Any], episodes: int, seed: int,
     try:
         report = evaluator.evaluate(episodes, with_figure=False)
         pooled: dict[str, list[float]] = defaultdict(list)
+        goal_cells = getattr(make(config["env"], **config["settings"].get("env_config", {}))
+                             .unwrapped, "goal_cells", None)  # fmt: skip
         for episode in report.episodes:
-            for key, values in episode_statistics(episode, evaluator.module).items():
+            for key, values in episode_statistics(episode, evaluator.module, goal_cells).items():
                 pooled[key].extend(values)
     finally:
         evaluator.stop()
