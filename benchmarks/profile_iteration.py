@@ -1,39 +1,54 @@
 """Where one training iteration's time goes, sampling and learning, in one process.
 
 Builds a preset with a local EnvRunner (``num_env_runners=0``, 16 envs), warms up, then
-times: the EnvRunner's ``sample()`` per batch, whole ``algo.train()`` iterations with
-RLlib's ``learner_update_timer``, and one belief-model update. ``--profile`` adds a
-cProfile of sampling (the functions with the most own time).
+times: the EnvRunner's ``sample()`` per batch, the learner's update of one sampled batch
+(the learner connectors, GAE, PPO's epochs and the belief-model updates), whole
+``algo.train()`` iterations with RLlib's ``learner_update_timer``, and one belief-model
+update. ``--profile`` adds a cProfile of sampling and of the learner updates (the
+functions with the most own time, or ``--sort cumtime``).
 
-    .venv/bin/python benchmarks/profile_iteration.py [--preset dynamite] [--profile]
+    .venv/bin/python benchmarks/profile_iteration.py [--env ...] [--preset dynamite] [--profile]
 
-The figures of docs/benchmarks.md ("Where the time went") come from this script; the
-"before" column from running it on commit 7ae098f (it uses only ``make_config``).
-Run it alone: on 2 cores anything beside it distorts the figures.
+Torch runs on one thread, as in every Ray actor (Ray sets ``OMP_NUM_THREADS=1``), where
+a trial's learner and its EnvRunners run; with two threads on a busy 2-core machine,
+every small op of a step waits for the second thread. The figures of docs/benchmarks.md
+("Where the time went") come from this script. Run it alone, or compare code paths back
+to back in one sitting: on 2 cores anything beside it distorts absolute figures.
 """
 
 from __future__ import annotations
 
 import argparse
+import copy
 import cProfile
 import io
 import pstats
 import time
 
 import ray
+import torch
 
 import rllib_dynamite  # noqa: F401
 from rllib_dynamite.config import make_config
 
 
+def _print_profile(profiler: cProfile.Profile, title: str, lines: int, sort: str) -> None:
+    text = io.StringIO()
+    pstats.Stats(profiler, stream=text).sort_stats(sort).print_stats(lines)
+    print(f"\n--- {title} (sorted by {sort})\n{text.getvalue()}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--env", default="rllib_dynamite/GridNavi-v0")
+    parser.add_argument("--env", default="rllib_dynamite/PaperGridNavi-v0")
     parser.add_argument("--preset", default="dynamite")
     parser.add_argument("--batches", type=int, default=5)
-    parser.add_argument("--profile", action="store_true", help="cProfile the sampling")
+    parser.add_argument("--profile", action="store_true", help="cProfile sampling and learning")
+    parser.add_argument("--lines", type=int, default=25, help="functions listed per profile")
+    parser.add_argument("--sort", default="tottime", choices=["tottime", "cumtime"])
     args = parser.parse_args()
 
+    torch.set_num_threads(1)
     ray.init(num_cpus=2, include_dashboard=False, object_store_memory=300 * 1024**2)
     config = make_config(
         args.env, args.preset, num_env_runners=0, num_envs_per_env_runner=16, seed=0
@@ -44,13 +59,35 @@ def main() -> None:
             algo.train()
         runner = algo.env_runner
         steps, start = 0, time.perf_counter()
+        batches = []
         for _ in range(args.batches):
-            steps += sum(len(episode) for episode in runner.sample())
+            batches.append(runner.sample())
+            steps += sum(len(episode) for episode in batches[-1])
         sample_s = time.perf_counter() - start
         print(
             f"sample(): {sample_s / args.batches * 1e3:.1f} ms per batch of "
             f"{steps // args.batches} env steps ({sample_s / steps * 1e6:.1f} µs per step)"
         )
+
+        # The learner connectors append a step to each episode they read: every update
+        # gets fresh copies, made outside the timings.
+        def copies() -> list[list]:
+            return [copy.deepcopy(episodes) for episodes in batches]
+
+        def update(episodes: list) -> None:
+            algo.learner_group.update(
+                episodes=episodes,
+                timesteps={},
+                num_epochs=config.num_epochs,
+                minibatch_size=config.minibatch_size,
+                shuffle_batch_per_epoch=config.shuffle_batch_per_epoch,
+            )
+
+        fresh = copies()
+        start = time.perf_counter()
+        for episodes in fresh:
+            update(episodes)
+        print(f"learner update: {(time.perf_counter() - start) / args.batches * 1e3:.1f} ms")
 
         learner_s, start = 0.0, time.perf_counter()
         for _ in range(args.batches):
@@ -62,7 +99,7 @@ def main() -> None:
         )
 
         learner = algo.learner_group._learner
-        if learner is not None and learner._vae_buffers:
+        if learner is not None and getattr(learner, "_vae_buffers", None):
             module_id = next(iter(learner._vae_buffers))
             learner._vae_update(module_id)
             start = time.perf_counter()
@@ -76,9 +113,14 @@ def main() -> None:
             for _ in range(args.batches):
                 runner.sample()
             profiler.disable()
-            text = io.StringIO()
-            pstats.Stats(profiler, stream=text).sort_stats("tottime").print_stats(25)
-            print(text.getvalue())
+            _print_profile(profiler, "sampling", args.lines, args.sort)
+            fresh = copies()
+            profiler = cProfile.Profile()
+            profiler.enable()
+            for episodes in fresh:
+                update(episodes)
+            profiler.disable()
+            _print_profile(profiler, "learner updates", args.lines, args.sort)
     finally:
         algo.stop()
 
