@@ -64,7 +64,8 @@ def test_forward_outputs_and_state_shapes(kind):
 
 
 def test_state_carries_over_time():
-    """Running T steps at once equals running them one at a time with the state passed on."""
+    """Running T steps at once (nn.GRU) equals running them one at a time (the GRU cell
+    alone) with the state passed on."""
     module = _module(*SPACES["continuous"])
     obs = torch.randn(2, 5, module.observation_space.shape[0])
     full = module.forward_train({Columns.OBS: obs, Columns.STATE_IN: {"h": torch.zeros(2, GRU)}})
@@ -77,6 +78,7 @@ def test_state_carries_over_time():
             step[Columns.ACTION_DIST_INPUTS][:, 0], full[Columns.ACTION_DIST_INPUTS][:, t]
         )
         state = step[Columns.STATE_OUT]["h"]
+    torch.testing.assert_close(state, full[Columns.STATE_OUT]["h"])
 
 
 def test_one_step_without_a_time_axis():
