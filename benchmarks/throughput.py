@@ -4,7 +4,9 @@ Runs, in one process and one Ray session, DynaMITE-RL's `dynamite`, `varibad` an
 presets and RLlib's own PPO with an MLP and with its built-in LSTM, on GridNavi and
 HalfCheetahVel, with the same batch settings (16 envs on one EnvRunner, complete
 episodes, the env's default PPO epochs and minibatches). Prints steps/s, the ratio to
-plain MLP PPO, and where each iteration's time goes (RLlib's own timers).
+plain MLP PPO, where each iteration's time goes (RLlib's own timers), and each run's
+peak resident memory: of this process (the driver, which also holds the learner, as a
+trial's trainable does) and of its EnvRunner actor.
 
     .venv/bin/python benchmarks/throughput.py [--iterations 8] [--envs GridNavi,HalfCheetahVel]
 
@@ -15,7 +17,10 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
+import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import ray
@@ -25,6 +30,29 @@ import rllib_dynamite  # noqa: F401
 from rllib_dynamite.config import horizon, make_config, mlp_model_config, resolve_settings
 
 METHODS = ("ppo_mlp", "ppo_lstm", "dynamite", "varibad", "rl2")
+STATUS = Path("/proc/self/status")
+
+
+def peak_rss_mib(*_: object) -> float:
+    """This process's peak resident memory (MiB) since it started or since
+    :func:`reset_peak_rss`: Linux's VmHWM, else ``getrusage``'s lifetime peak. The
+    ignored argument lets an EnvRunner call it through ``foreach_env_runner``."""
+    if STATUS.is_file():
+        for line in STATUS.read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / 1024**2 if sys.platform == "darwin" else peak / 1024  # bytes or KiB
+
+
+def reset_peak_rss() -> bool:
+    """Restart this process's peak-memory count at its current size (Linux 4.0+), so
+    each run of one process reports its own peak; False where that is not possible."""
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+    except OSError:
+        return False
+    return True
 
 
 def build(env: str, method: str, seed: int) -> object:
@@ -61,6 +89,7 @@ def build(env: str, method: str, seed: int) -> object:
 
 
 def measure(env: str, method: str, iterations: int, warmup: int = 2) -> dict[str, float]:
+    reset_peak_rss()
     algo = build(env, method, seed=0)
     try:
         for _ in range(warmup):
@@ -74,9 +103,15 @@ def measure(env: str, method: str, iterations: int, warmup: int = 2) -> dict[str
             learn_s += result["timers"]["learner_update_timer"]
             inference_s += result["env_runners"].get("rlmodule_inference_timer", np.nan)
         elapsed = time.perf_counter() - start
+        env_runner_mib = max(
+            algo.env_runner_group.foreach_env_runner(peak_rss_mib, local_env_runner=False)
+        )
+        driver_mib = peak_rss_mib()
     finally:
         algo.stop()
     return {
+        "driver_mib": driver_mib,
+        "env_runner_mib": env_runner_mib,
         "steps_per_s": steps / elapsed,
         "sample_share": sample_s / elapsed,
         "learn_share": learn_s / elapsed,
@@ -93,6 +128,8 @@ def main() -> None:
     args = parser.parse_args()
     ray.init(num_cpus=2, include_dashboard=False, object_store_memory=300 * 1024**2)
     print(f"cores: {os.cpu_count()}, iterations timed per run: {args.iterations}")
+    if not reset_peak_rss():
+        print("note: the driver's peak memory is its lifetime peak (no /proc/self/clear_refs)")
     for name in args.envs.split(","):
         env = f"rllib_dynamite/{name}-v0"
         results = {m: measure(env, m, args.iterations) for m in args.methods.split(",")}
@@ -100,13 +137,14 @@ def main() -> None:
         print(f"\n{env}")
         print(
             f"{'method':<10} {'steps/s':>9} {'vs MLP':>7} {'sampling':>9} {'learning':>9} "
-            f"{'µs/step sampled':>16}"
+            f"{'µs/step sampled':>16} {'driver MiB':>11} {'EnvRunner MiB':>14}"
         )
         for method, r in results.items():
             print(
                 f"{method:<10} {r['steps_per_s']:>9.0f} {r['steps_per_s'] / baseline:>6.2f}x "
                 f"{r['sample_share']:>8.0%} {r['learn_share']:>9.0%} "
-                f"{r['sample_us_per_step']:>16.1f}"
+                f"{r['sample_us_per_step']:>16.1f} {r['driver_mib']:>11.0f} "
+                f"{r['env_runner_mib']:>14.0f}"
             )
     ray.shutdown()
 
