@@ -144,9 +144,9 @@ class BatchEpisodeFlags(ConnectorV2):
     mask, terminateds and truncateds as one array per episode.
 
     That piece adds them as Python lists of ``H + 1`` bools per episode, and
-    ``AddTimeDimToBatchAndZeroPad`` then zero-pads a list one item at a time, ~8% of a
-    HalfCheetahVel learner update (H = 200); an array takes its one-slice path. The
-    batch is the same (docs/benchmarks.md).
+    ``AddTimeDimToBatchAndZeroPad`` then zero-pads a list one item at a time (5–12% of
+    a learner update under cProfile); an array takes its one-slice path. The batch is
+    the same (docs/benchmarks.md).
     """
 
     COLUMNS = (Columns.LOSS_MASK, Columns.TERMINATEDS, Columns.TRUNCATEDS)
