@@ -13,7 +13,11 @@ For each trial (a Tune trial directory of ``rllib-dynamite tune``) it reports:
   reward decoder, under the belief mean after x_t, puts on the true goal cell of x_t;
 - on the two-goal gridworlds, that accuracy at the decision that needs a belief
   (``accuracy_moved``): the agent stands on the goal cell that is no longer the goal.
-  ``scripts/switch_value.py`` gives the accuracy above which leaving it pays.
+  ``scripts/switch_value.py`` gives the accuracy above which leaving it pays; and the
+  policy's probability of staying there (``stay_moved``), against staying on the goal
+  that is active (``stay_active``): a policy that reads its belief leaves the first;
+- the return of the greedy policy (on whose episodes the rest is measured) and of the
+  same policy with sampled actions, on the same episodes.
 
     .venv/bin/python scripts/belief_diagnostics.py results/paper_gridnavi \\
         --presets dynamite,no_consistency --episodes 200
@@ -29,9 +33,11 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import torch
 
 from rllib_dynamite.config import resolve_settings
 from rllib_dynamite.envs import make
+from rllib_dynamite.envs.gridnavi import GRID_SIZE, MOVES
 from rllib_dynamite.evaluation import Evaluator
 from rllib_dynamite.evaluation.checkpoints import find_checkpoint
 from rllib_dynamite.evaluation.figures import goal_probabilities
@@ -40,7 +46,6 @@ from rllib_dynamite.evaluation.metrics import switch_steps
 LEARNER = "learners/default_policy/"
 TERMS = ("reconstruction_loss", "kl_loss", "consistency_loss", "termination_loss")
 STEP_BINS = ((0, 0), (1, 2), (3, 5), (6, 10), (11, 20), (21, 10**6))
-GRID_SIZE = 5
 
 
 def gaussian_kl(mean_q: np.ndarray, logvar_q: np.ndarray, mean_p: np.ndarray,
@@ -66,6 +71,22 @@ def weighted_terms(trial_dir: Path, settings: Any, last: int) -> dict[str, float
         for term in TERMS
         if LEARNER + "vae_" + term in progress
     }
+
+
+def stay_probability(module: Any, states: np.ndarray, mean: np.ndarray,
+                     logvar: np.ndarray) -> np.ndarray:  # fmt: skip
+    """The policy's probability of ending its next step on the cell it stands on, from
+    each state and belief: "stay", and every move into the grid's wall."""
+    belief = torch.as_tensor(np.concatenate([mean, logvar], axis=-1), dtype=torch.float32)
+    obs = torch.as_tensor(states, dtype=torch.float32)
+    with torch.no_grad():
+        logits = module.pi_head(module.pi(module._rl_input(obs, belief)))
+    probabilities = torch.softmax(logits, dim=-1).numpy()
+    cells = states[:, :2].astype(int)
+    moves = np.asarray(MOVES)
+    reached = np.clip(cells[:, None, :] + moves[None], 0, GRID_SIZE - 1)
+    in_place = (reached == cells[:, None, :]).all(-1)
+    return (probabilities * in_place).sum(-1)
 
 
 def episode_statistics(episode: Any, module: Any,
@@ -101,6 +122,11 @@ def episode_statistics(episode: Any, module: Any,
         on_a_goal = (cells[:, None, :] == goal_cells[None].astype(int)).all(-1).any(-1)
         moved = on_a_goal & (cells != goals).any(-1)
         statistics["accuracy_moved"] = list(on_goal[moved])
+        # The policy at step t+1 reads s_{t+1} and the belief after x_t.
+        stay = stay_probability(module, episode.states[1:], episode.belief_mean[1:],
+                                episode.belief_logvar[1:])  # fmt: skip
+        statistics["stay_moved"] = list(stay[moved])
+        statistics["stay_active"] = list(stay[on_a_goal & ~moved])
     return statistics
 
 
@@ -118,9 +144,11 @@ def diagnose(trial_dir: Path, config: dict[str, Any], episodes: int, seed: int,
         for episode in report.episodes:
             for key, values in episode_statistics(episode, evaluator.module, goal_cells).items():
                 pooled[key].extend(values)
+        sampled = evaluator.evaluate(episodes, with_figure=False, explore=True)
     finally:
         evaluator.stop()
     row["return"] = float(report.metrics["episode_return_mean"])
+    row["return (sampled actions)"] = float(sampled.metrics["episode_return_mean"])
     row.update(
         {key: float(np.mean(values)) if values else np.nan for key, values in pooled.items()}
     )
