@@ -149,7 +149,6 @@ _GRIDWORLD_DEFAULTS: dict[str, Any] = dict(
     value_hiddens=[64, 64],
     activation="relu",
     lr=3e-3,
-    entropy_coeff=0.05,
     gamma=0.95,
     lambda_=0.95,
     clip_param=0.05,
@@ -158,7 +157,10 @@ _GRIDWORLD_DEFAULTS: dict[str, Any] = dict(
 )
 ENV_DEFAULTS: dict[str, dict[str, Any]] = {
     "rllib_dynamite/GridNavi-v0": _GRIDWORLD_DEFAULTS,
-    "rllib_dynamite/PaperGridNavi-v0": _GRIDWORLD_DEFAULTS,
+    # Measured (docs/method.md): with the entropy bonus at 0.01 the Oracle's seed 1 never
+    # left "walk to (4, 0) and stay" here; at 0.05 seeds 0-2 reach the scripted oracle.
+    # On the 21-goal GridNavi 0.05 costs Markov PPO its calibration, so it stays 0.01.
+    "rllib_dynamite/PaperGridNavi-v0": {**_GRIDWORLD_DEFAULTS, "entropy_coeff": 0.05},
     "rllib_dynamite/HalfCheetahVel-v0": dict(
         vae_subsample_beliefs=50, vae_subsample_transitions=50
     ),
