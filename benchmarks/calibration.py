@@ -92,7 +92,8 @@ def calibrate(results: list[Path], episodes: int, seed: int) -> tuple[list[str],
     table = evaluate_trials(results, episodes, seed)
     lines = [
         f"Greedy return over {episodes} episodes (seed {seed}); a preset's value is the mean "
-        "over its training seeds, its ratio is to the reference it is held to.",
+        "over its training seeds, its ratio is to the reference it is held to "
+        "(its difference, for a negative reference).",
         "",
         "| env | env_config | random | best memoryless | scripted oracle | "
         "markov_ppo (ratio) | oracle preset (ratio) | gate |",
@@ -112,8 +113,11 @@ def calibrate(results: list[Path], episodes: int, seed: int) -> tuple[list[str],
             values = [value for _, value in presets[preset]]
             mean, reference = float(np.mean(values)), references[reference_name].mean
             verdicts.append(passes(mean, reference))
+            # A ratio to a negative reference reads backwards (-3.4 / -2.9 = 1.16): give
+            # the difference there instead.
+            versus = f"{mean / reference:.2f}" if reference > 0 else f"{mean - reference:+.2f}"
             cells.append(
-                f"{mean:.2f} ({mean / reference:.2f}; {len(values)} seeds: "
+                f"{mean:.2f} ({versus}; {len(values)} seeds: "
                 + ", ".join(f"{v:.1f}" for v in values)
                 + ")"
             )
