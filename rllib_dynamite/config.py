@@ -85,6 +85,7 @@ class DynamiteSettings:
     state_decoder: bool = False  # also decode the next state
     state_decoder_hiddens: list[int] = field(default_factory=lambda: [64, 32])  # state decoder
     prior_hiddens: list[int] = field(default_factory=lambda: [32])  # latent-dynamics prior MLP
+    belief_norm_window: int = 0  # samples the policy's belief normaliser remembers (0: all)
     # --- belief-model training (method.md §3)
     vae_lr: float = 1e-3  # belief-model learning rate
     kl_weight: float = 0.1  # β_KL
@@ -242,6 +243,7 @@ def _check_values(settings: DynamiteSettings) -> None:
         "vae_updates_per_iteration", "vae_subsample_beliefs", "vae_subsample_transitions",
         "num_env_runners", "episodes_per_iteration", "entropy_coeff", "grad_clip",
         "vae_grad_clip", "state_embed_dim", "action_embed_dim", "reward_embed_dim",
+        "belief_norm_window",
     )  # fmt: skip
     for name in non_negative:
         if getattr(settings, name) < 0:
@@ -404,7 +406,7 @@ def _module_model_config(settings: DynamiteSettings, max_seq_len: int) -> dict[s
         "latent_dim", "policy_hiddens", "value_hiddens", "activation", "policy_input",
         "detach_belief", "termination_head", "reward_decoder_hiddens", "reward_decoder_grid",
         "state_decoder",
-        "state_decoder_hiddens", "prior_hiddens",
+        "state_decoder_hiddens", "prior_hiddens", "belief_norm_window",
     )  # fmt: skip
     return {**{k: getattr(settings, k) for k in keys}, "max_seq_len": max_seq_len}
 

@@ -54,6 +54,7 @@ MODEL_DEFAULTS: dict[str, Any] = {
     "state_decoder": False,
     "state_decoder_hiddens": [64, 32],
     "prior_hiddens": [32],
+    "belief_norm_window": 0,
     "max_seq_len": 201,
 }
 POLICY_INPUTS = ("belief", "hidden")
@@ -101,7 +102,7 @@ class DynamiteRLModule(TorchRLModule, InferenceOnlyAPI, ValueFunctionAPI):
         self.gru_hidden_dim = cfg["gru_hidden_dim"]
         context_dim = 2 * latent_dim if self.policy_input == "belief" else self.gru_hidden_dim
         rl_input_dim = self.obs_dim + context_dim
-        self.belief_normalizer = RunningNormalizer(2 * latent_dim)
+        self.belief_normalizer = RunningNormalizer(2 * latent_dim, window=cfg["belief_norm_window"])
         activation = cfg["activation"]
         self.pi = mlp(rl_input_dim, cfg["policy_hiddens"], activation=activation)
         pi_out = output_dim(rl_input_dim, cfg["policy_hiddens"])

@@ -148,3 +148,22 @@ def test_inference_only_module_acts_like_the_full_one(kind, policy_input):
     torch.testing.assert_close(out[Columns.STATE_OUT]["h"], expected[Columns.STATE_OUT]["h"])
     with pytest.raises(ValueError, match="no termination head"):
         inference.encode(batch[Columns.OBS], batch[Columns.STATE_IN]["h"])
+
+
+def test_belief_normaliser_window_follows_a_drifting_belief():
+    from rllib_dynamite.models.mlp import RunningNormalizer
+
+    generator = torch.Generator().manual_seed(0)
+    early = 10.0 * torch.randn(5_000, 2, generator=generator)  # a wide early belief
+    late = 3.0 + 0.1 * torch.randn(5_000, 2, generator=generator)  # a narrow later one
+    remembering, forgetting = RunningNormalizer(2), RunningNormalizer(2, window=250)
+    for normaliser in (remembering, forgetting):
+        for batch in torch.cat([early, late]).split(250):
+            normaliser.update(batch)
+    # The cumulative statistics keep the early spread: the late belief looks constant.
+    assert remembering.var.min() > 10.0
+    assert remembering(late).std(0).max() < 0.05
+    # A window of 250 samples tracks the late belief: unit spread, centred.
+    assert torch.allclose(forgetting.mean, torch.full((2,), 3.0), atol=0.05)
+    assert torch.allclose(forgetting(late).std(0), torch.ones(2), atol=0.2)
+    assert forgetting.count.item() == 250

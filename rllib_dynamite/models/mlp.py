@@ -40,11 +40,17 @@ class RunningNormalizer(nn.Module):
     The statistics are buffers, so they travel with the weights to EnvRunners and into
     checkpoints. VariBAD normalises the policy's belief input the same way: the belief
     narrows as the model trains, and raw log-variances saturate a tanh policy.
+
+    With ``window`` > 0 the statistics forget: once they hold ``window`` samples, each
+    new batch of ``n`` takes weight ``n / window`` (an exponential moving average), so
+    they follow a belief whose scale drifts while the belief model trains instead of
+    keeping its early spread (docs/results.md, "What the policy reads").
     """
 
-    def __init__(self, dim: int, clip: float = 5.0, epsilon: float = 1e-4) -> None:
+    def __init__(self, dim: int, clip: float = 5.0, epsilon: float = 1e-4, window: int = 0) -> None:
         super().__init__()
         self.clip = clip
+        self.window = int(window)
         self.register_buffer("mean", torch.zeros(dim))
         self.register_buffer("var", torch.ones(dim))
         self.register_buffer("count", torch.tensor(epsilon))
@@ -66,7 +72,7 @@ class RunningNormalizer(nn.Module):
             )
             / total
         )
-        self.count.copy_(total)
+        self.count.copy_(torch.clamp(total, max=self.window) if self.window else total)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """[..., dim] -> normalised [..., dim]."""
