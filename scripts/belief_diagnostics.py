@@ -16,6 +16,8 @@ For each trial (a Tune trial directory of ``rllib-dynamite tune``) it reports:
   ``scripts/switch_value.py`` gives the accuracy above which leaving it pays; and the
   policy's probability of staying there (``stay_moved``), against staying on the goal
   that is active (``stay_active``): a policy that reads its belief leaves the first;
+  and how far apart the two situations reach the policy (``input_gap``: the mean over
+  belief dimensions of the difference of the normalised belief's means);
 - the return of the greedy policy (on whose episodes the rest is measured) and of the
   same policy with sampled actions, on the same episodes.
 
@@ -45,6 +47,8 @@ from rllib_dynamite.evaluation.metrics import switch_steps
 
 LEARNER = "learners/default_policy/"
 TERMS = ("reconstruction_loss", "kl_loss", "consistency_loss", "termination_loss")
+# Pooled per-step vectors, reduced to ``input_gap`` in ``diagnose``.
+INPUT_MOVED, INPUT_ACTIVE = "_input_moved", "_input_active"
 STEP_BINS = ((0, 0), (1, 2), (3, 5), (6, 10), (11, 20), (21, 10**6))
 
 
@@ -71,6 +75,13 @@ def weighted_terms(trial_dir: Path, settings: Any, last: int) -> dict[str, float
         for term in TERMS
         if LEARNER + "vae_" + term in progress
     }
+
+
+def normalised_belief(module: Any, mean: np.ndarray, logvar: np.ndarray) -> np.ndarray:
+    """The belief as the policy sees it, through the module's running normaliser."""
+    belief = torch.as_tensor(np.concatenate([mean, logvar], axis=-1), dtype=torch.float32)
+    with torch.no_grad():
+        return module.belief_normalizer(belief).numpy()
 
 
 def stay_probability(module: Any, states: np.ndarray, mean: np.ndarray,
@@ -127,6 +138,9 @@ def episode_statistics(episode: Any, module: Any,
                                 episode.belief_logvar[1:])  # fmt: skip
         statistics["stay_moved"] = list(stay[moved])
         statistics["stay_active"] = list(stay[on_a_goal & ~moved])
+        shown = normalised_belief(module, episode.belief_mean[1:], episode.belief_logvar[1:])
+        statistics[INPUT_MOVED] = list(shown[moved])
+        statistics[INPUT_ACTIVE] = list(shown[on_a_goal & ~moved])
     return statistics
 
 
@@ -149,6 +163,9 @@ def diagnose(trial_dir: Path, config: dict[str, Any], episodes: int, seed: int,
         evaluator.stop()
     row["return"] = float(report.metrics["episode_return_mean"])
     row["return (sampled actions)"] = float(sampled.metrics["episode_return_mean"])
+    moved, active = pooled.pop(INPUT_MOVED, []), pooled.pop(INPUT_ACTIVE, [])
+    if moved and active:  # mean |difference| per dimension of what the policy is shown
+        row["input_gap"] = float(np.abs(np.mean(moved, 0) - np.mean(active, 0)).mean())
     row.update(
         {key: float(np.mean(values)) if values else np.nan for key, values in pooled.items()}
     )

@@ -94,3 +94,31 @@ def test_the_oracle_preset_acts_on_the_goal_it_sees(ray_local):
     finally:
         algo.stop()
     assert logits.argmax(-1).tolist() == [RIGHT, UP]
+
+
+def _script(name: str):
+    path = Path(__file__).resolve().parent.parent / "scripts" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_switch_value_prices_leaving_the_goal_that_moved():
+    switch_value = _script("switch_value")
+    paper = make(PAPER_GRID).unwrapped
+    row = switch_value.switch_decision(paper, gamma=0.95)
+    # Leaving pays a little if the goal moved and costs about a step's worth of +1s
+    # (and more) if it did not, so only a confident belief should leave.
+    assert 0.0 < row["gain"] < row["cost"]
+    assert 0.8 < row["threshold"] < 0.86
+    # A longer horizon values the walk more; the -0.1 inactive goal makes staying worse.
+    assert switch_value.switch_decision(paper, gamma=0.99)["threshold"] < row["threshold"]
+    two_goal = make(GRID, num_goals=2).unwrapped
+    assert switch_value.switch_decision(two_goal, gamma=0.95)["threshold"] < row["threshold"]
+    # Without session ends the goal never moves back: staying on a dead goal gains nothing.
+    still = make(PAPER_GRID, p=0.0).unwrapped
+    q = switch_value.goal_observed_q(still, gamma=0.95)
+    assert q[4, 0, 1, 0] < q[4, 0, 1, 1:].max()
+    with pytest.raises(ValueError, match="two-goal"):
+        switch_value.switch_decision(make(GRID).unwrapped, gamma=0.95)
