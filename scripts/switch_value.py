@@ -87,7 +87,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--env-config", default="{}", help="e.g. '{\"num_goals\": 2}'")
     parser.add_argument("--gammas", default="0.95,0.97,0.99")
     args = parser.parse_args(argv)
-    base = make(args.env, **json.loads(args.env_config)).unwrapped
+    try:
+        base = make(args.env, **json.loads(args.env_config)).unwrapped
+    except (ValueError, TypeError, KeyError) as error:  # bad JSON, env id or env kwarg
+        sys.exit(f"error: {error}")
     if not isinstance(base, GridNavi) or len(base.goal_cells) != 2:
         sys.exit(f"error: {args.env} is not a two-goal GridNavi (see --env-config)")
     print(f"{args.env}: goals {base.goal_cells.astype(int).tolist()}, p {base.p}, "
