@@ -102,6 +102,7 @@ class DynamiteSettings:
     vae_subsample_beliefs: int = 0  # beliefs decoded per episode (0: all)
     vae_subsample_transitions: int = 0  # transitions decoded per belief (0: all)
     vae_grad_clip: float = 0.0  # global-norm clip of belief-model gradients (0: off)
+    belief_warmup_steps: int = 0  # env steps the belief model trains before the policy learns
     # --- policy and PPO
     policy_hiddens: list[int] = field(default_factory=lambda: [128, 128])  # policy MLP
     value_hiddens: list[int] = field(default_factory=lambda: [128, 128])  # critic MLP
@@ -243,7 +244,7 @@ def _check_values(settings: DynamiteSettings) -> None:
         "vae_updates_per_iteration", "vae_subsample_beliefs", "vae_subsample_transitions",
         "num_env_runners", "episodes_per_iteration", "entropy_coeff", "grad_clip",
         "vae_grad_clip", "state_embed_dim", "action_embed_dim", "reward_embed_dim",
-        "belief_norm_window",
+        "belief_norm_window", "belief_warmup_steps",
     )  # fmt: skip
     for name in non_negative:
         if getattr(settings, name) < 0:
@@ -255,6 +256,8 @@ def _check_values(settings: DynamiteSettings) -> None:
             )
     if settings.policy_input == "belief" and not settings.use_vae:
         raise ConfigError("policy_input 'belief' needs use_vae=True")
+    if settings.belief_warmup_steps and not settings.use_vae:
+        raise ConfigError("belief_warmup_steps needs a belief model (use_vae=True)")
     if settings.use_vae and settings.policy_input == "obs":
         raise ConfigError("policy_input 'obs' (a memoryless policy) cannot use the belief model")
 

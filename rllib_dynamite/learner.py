@@ -4,6 +4,11 @@ PPO updates policy and critic on the belief-augmented input as usual. Every trai
 batch's episodes also enter a bounded buffer of recent episodes; after the PPO epochs,
 ``vae_updates_per_iteration`` belief-model steps are taken on episodes drawn from it,
 with the belief model's own optimizer and learning rate.
+
+With ``belief_warmup_steps`` the policy and critic take no step until that many env
+steps have been sampled (VariBAD's ``pretrain_len``): the initial, near-uniform policy
+collects episodes, and the belief model trains on them alone, so the policy first learns
+from a belief that already tells the latent apart.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from ray.rllib.connectors.learner import (
     GeneralAdvantageEstimation,
 )
 from ray.rllib.core.columns import Columns
+from ray.rllib.utils.metrics import NUM_ENV_STEPS_SAMPLED_LIFETIME
 from ray.rllib.utils.typing import ModuleID, ParamDict
 
 from rllib_dynamite import losses
@@ -35,6 +41,7 @@ class DynamiteLearner(PPOTorchLearner):
     def build(self) -> None:
         super().build()
         self._vae_buffers: dict[ModuleID, EpisodeBuffer] = {}
+        self._env_steps_lifetime = 0
         if (
             self._learner_connector is not None
             and self.config.add_default_connectors_to_learner_pipeline
@@ -79,7 +86,33 @@ class DynamiteLearner(PPOTorchLearner):
                 lr_or_lr_schedule=settings.vae_lr,
             )
 
+    def _warming_up(self, module_id: ModuleID) -> bool:
+        return self._env_steps_lifetime < self._settings(module_id).belief_warmup_steps
+
+    def before_gradient_based_update(self, *, timesteps: dict[str, Any]) -> None:
+        super().before_gradient_based_update(timesteps=timesteps)
+        # The Algorithm's lifetime count, restored with a checkpoint: a resumed run does
+        # not warm up again.
+        self._env_steps_lifetime = timesteps.get(NUM_ENV_STEPS_SAMPLED_LIFETIME, 0)
+        for module_id in self.module.keys():
+            self.metrics.log_value(
+                (module_id, "policy_warming_up"), float(self._warming_up(module_id)), window=1
+            )
+
     def compute_gradients(self, loss_per_module: dict[ModuleID, Any], **kwargs: Any) -> ParamDict:
+        # While the belief model warms up, the PPO loss is computed and logged but takes
+        # no step: no backward pass, so no gradient reaches any optimizer.
+        loss_per_module = {
+            module_id: loss
+            for module_id, loss in loss_per_module.items()
+            if not self._warming_up(module_id)
+        }
+        if not loss_per_module:
+            # Clear what the last belief-model update left, or the optimizer steps
+            # that follow would apply it again.
+            for optimizer in self._optimizer_parameters:
+                optimizer.zero_grad(set_to_none=True)
+            return {}
         # Parameters the PPO loss does not reach (the belief model, when the belief is
         # detached) have no gradient; leave them out rather than hand ``None`` on.
         gradients = super().compute_gradients(loss_per_module, **kwargs)
@@ -89,8 +122,9 @@ class DynamiteLearner(PPOTorchLearner):
         self, *, module_id: ModuleID, config: Any, batch: dict[str, Any], fwd_out: dict[str, Any]
     ) -> torch.Tensor:
         module: DynamiteRLModule = self.module[module_id].unwrapped()
-        if module.policy_input == "belief":
-            # Track the statistics of the policy's belief input (see RunningNormalizer).
+        if module.policy_input == "belief" and not self._warming_up(module_id):
+            # Track the statistics of the policy's belief input (see RunningNormalizer),
+            # from the first belief the policy learns on.
             mask = batch[Columns.LOSS_MASK].bool()
             belief = torch.cat([fwd_out[BELIEF_MEAN], fwd_out[BELIEF_LOGVAR]], dim=-1)
             module.belief_normalizer.update(belief[mask].detach())

@@ -107,6 +107,31 @@ def test_training_logs_every_vae_term(grid_algo):
     assert "policy_loss" in learner_results
 
 
+def test_policy_waits_for_the_belief_model_during_warm_up(ray_local):
+    def params(part):
+        return [p.detach().clone() for p in part.parameters()]
+
+    def moved(before, part):
+        return any(not torch.equal(a, b) for a, b in zip(before, part.parameters()))
+
+    # One GridNavi iteration of SMALL samples 2 episodes; warm up for the first one.
+    steps = 2 * rllib_dynamite.envs.make(GRID).unwrapped.H
+    algo = make_config(GRID, "dynamite", belief_warmup_steps=steps + 1, **SMALL).build_algo()
+    try:
+        module = algo.learner_group._learner.module["default_policy"].unwrapped()
+        pi, vf, encoder = params(module.pi), params(module.vf), params(module.encoder)
+        result = algo.train()["learners"]["default_policy"]
+        assert result["policy_warming_up"] == 1.0
+        assert not moved(pi, module.pi) and not moved(vf, module.vf)
+        assert moved(encoder, module.encoder)  # the belief model trains meanwhile
+        assert float(module.belief_normalizer.count) < 1  # nor is the normaliser fed
+        result = algo.train()["learners"]["default_policy"]
+        assert result["policy_warming_up"] == 0.0
+        assert moved(pi, module.pi) and moved(vf, module.vf)
+    finally:
+        algo.stop()
+
+
 def _greedy_actions(algo, steps=30):
     """Greedy actions of the algorithm's module along a fixed GridNavi rollout."""
     module = algo.get_module()
