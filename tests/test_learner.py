@@ -112,7 +112,7 @@ def test_policy_waits_for_the_belief_model_during_warm_up(ray_local):
         return [p.detach().clone() for p in part.parameters()]
 
     def moved(before, part):
-        return any(not torch.equal(a, b) for a, b in zip(before, part.parameters()))
+        return any(not torch.equal(a, b) for a, b in zip(before, part.parameters(), strict=True))
 
     # One GridNavi iteration of SMALL samples 2 episodes; warm up for the first one.
     steps = 2 * rllib_dynamite.envs.make(GRID).unwrapped.H
