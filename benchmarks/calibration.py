@@ -9,8 +9,8 @@ as "within 5% of its magnitude": the gate is ``R ≥ R_ref − 0.05·|R_ref|``.
 Each trained trial's final checkpoint is evaluated greedily on ``--episodes`` episodes
 seeded like the scripted references (``evaluation/scripted.py``), so both meet the same
 goal sequences. Results are Tune directories of ``rllib-dynamite tune``; with
-``--train`` the calibration YAMLs are run first (``tune_configs/calibration_gridnavi.yaml``
-and ``tune_configs/calibration_paper_gridnavi.yaml``).
+``--train`` the calibration YAMLs are run first (``tune_configs/calibration_gridnavi.yaml``,
+``calibration_two_goal_gridnavi.yaml`` and ``calibration_paper_gridnavi.yaml``).
 
     python benchmarks/calibration.py --train --output results/calibration
     python benchmarks/calibration.py results/calibration/calibration_gridnavi results/...
@@ -36,6 +36,7 @@ from rllib_dynamite.evaluation.scripted import scripted_references
 ROOT = Path(__file__).resolve().parents[1]
 CALIBRATION_YAMLS = (
     ROOT / "tune_configs" / "calibration_gridnavi.yaml",
+    ROOT / "tune_configs" / "calibration_two_goal_gridnavi.yaml",
     ROOT / "tune_configs" / "calibration_paper_gridnavi.yaml",
 )
 GATE = 0.95

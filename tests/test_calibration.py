@@ -44,7 +44,9 @@ def test_scripted_policies_walk_where_they_should():
     assert walk_to((0, 0))(env, obs) == STAY
 
 
-@pytest.mark.parametrize(("env_id", "env_config"), [(PAPER_GRID, {}), (GRID, {"num_goals": 2})])
+@pytest.mark.parametrize(
+    ("env_id", "env_config"), [(PAPER_GRID, {}), ("rllib_dynamite/TwoGoalGridNavi-v0", {})]
+)
 def test_references_are_ordered(env_id, env_config):
     references = scripted_references(make(env_id, **env_config), episodes=100, seed=0)
     random, memoryless, oracle = (references[k].mean for k in ("random", "memoryless", "oracle"))

@@ -68,11 +68,17 @@ def test_overrides_reach_the_config():
         ({"lr": -1.0}, "setting 'lr' must be > 0"),
         ({"gamma": 1.5}, "setting 'gamma' must be in"),
         ({"env_config": {"q": 0.1}}, "env_config: unknown argument 'q'"),
+        ({"belief_warmup_steps": -5}, "setting 'belief_warmup_steps' must be >= 0"),
     ],
 )
 def test_bad_settings_raise_one_clear_error(overrides, message):
     with pytest.raises(ConfigError, match=message):
         make_config(GRID, "dynamite", **overrides)
+
+
+def test_a_warm_up_needs_a_belief_model():
+    with pytest.raises(ConfigError, match="belief_warmup_steps needs a belief model"):
+        make_config(GRID, "rl2", belief_warmup_steps=1000)
 
 
 def test_unknown_env_and_preset():

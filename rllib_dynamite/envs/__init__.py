@@ -20,6 +20,7 @@ from rllib_dynamite.envs.resolve import EnvLike, resolve_env  # noqa: E402
 ENTRY_POINTS = {
     "rllib_dynamite/GridNavi-v0": "rllib_dynamite.envs.gridnavi:GridNavi",
     "rllib_dynamite/PaperGridNavi-v0": "rllib_dynamite.envs.gridnavi:GridNavi",
+    "rllib_dynamite/TwoGoalGridNavi-v0": "rllib_dynamite.envs.gridnavi:GridNavi",
     "rllib_dynamite/Reacher-v0": "rllib_dynamite.envs.reacher:Reacher",
     "rllib_dynamite/HalfCheetahVel-v0": "rllib_dynamite.envs.halfcheetah_vel:HalfCheetahVel",
     "rllib_dynamite/ScratchItch-v0": "rllib_dynamite.envs.scratch_itch:ScratchItch",
@@ -28,6 +29,9 @@ ENTRY_POINTS = {
 ENV_KWARGS: dict[str, dict[str, Any]] = {
     # The paper's gridworld as a third-party reimplementation reads it (docs/method.md §6).
     "rllib_dynamite/PaperGridNavi-v0": {"num_goals": 2, "other_goal_reward": 0.0},
+    # GridNavi's two-goal variant (the inactive goal pays -0.1 like any other cell): its
+    # own id, so that it can have its own defaults (rllib_dynamite/config.py).
+    "rllib_dynamite/TwoGoalGridNavi-v0": {"num_goals": 2},
 }
 ENV_IDS: tuple[str, ...] = tuple(ENTRY_POINTS)
 

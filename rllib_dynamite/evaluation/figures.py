@@ -29,7 +29,11 @@ from rllib_dynamite.evaluation.metrics import switch_steps
 if TYPE_CHECKING:
     from rllib_dynamite.evaluation.rollout import EpisodeRecord
 
-GRIDWORLDS = ("rllib_dynamite/GridNavi-v0", "rllib_dynamite/PaperGridNavi-v0")
+GRIDWORLDS = (
+    "rllib_dynamite/GridNavi-v0",
+    "rllib_dynamite/PaperGridNavi-v0",
+    "rllib_dynamite/TwoGoalGridNavi-v0",
+)
 SNAPSHOTS = 8
 
 
