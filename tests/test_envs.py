@@ -339,6 +339,17 @@ def test_gridnavi_switches_follow_derangement(num_goals):
     assert np.mean(to_image) >= 0.7
 
 
+def test_two_goal_switches_follow_the_documented_matrix():
+    env = GridNavi(num_goals=2)
+    env.reset(seed=0)
+    rng = np.random.default_rng(0)
+    moved = [
+        not np.array_equal(env.transition_latent_structured(goal, rng), goal)
+        for goal in env.goal_cells[np.arange(20_000) % 2]
+    ]
+    assert abs(np.mean(moved) - 0.8) < 0.01  # [[0.2, 0.8], [0.8, 0.2]], not 0.9
+
+
 def test_halfcheetah_vel_jumps():
     env = HalfCheetahVel(p=1.0, H=400)
     velocities = _latent_chain(env, 300, action=np.zeros(6, dtype=np.float32))[:, 0]

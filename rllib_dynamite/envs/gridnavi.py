@@ -43,7 +43,7 @@ class GridNavi(DLCMDPEnv):
         latent_transition: ``"structured"``: w.p. 0.8 the goal moves to its image under
             a fixed derangement of the goals, otherwise a uniform draw; or ``"uniform"``.
         num_goals: 21 (every cell outside the start corner) or 2 (two fixed goals;
-            at a session end the goal switches to the other one w.p. 0.8).
+            at a session end the goal switches to the other one w.p. 0.8, else stays).
         other_goal_reward: reward on a goal cell that is not the current goal (default
             −0.1, like any other cell; the paper's gridworld reading pays 0).
         oracle: append the goal to the observation.
@@ -91,6 +91,10 @@ class GridNavi(DLCMDPEnv):
     ) -> np.ndarray:
         if rng.random() < STRUCTURED_MOVE_PROB:
             return self.goal_cells[self._goal_image[self._goal_index(latent)]].copy()
+        if len(self.goal_cells) == 2:
+            # The matrix [[0.2, 0.8], [0.8, 0.2]]: otherwise the goal stays. (A uniform
+            # draw here would move it w.p. 0.9, not the documented 0.8.)
+            return np.asarray(latent, dtype=np.float32).copy()
         return self.sample_latent(rng)
 
     def set_latent(self, latent: np.ndarray) -> None:
