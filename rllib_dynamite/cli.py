@@ -82,6 +82,12 @@ def _parser() -> argparse.ArgumentParser:
     tune.add_argument("--output", type=Path, default=Path("results"), help="default: results")
     tune.add_argument("--resume", action="store_true", help="continue an interrupted sweep")
     tune.add_argument("--dry-run", action="store_true", help="validate and list, run nothing")
+    tune.add_argument(
+        "--seeds",
+        type=_seed_list,
+        help="run only these of the file's seeds, e.g. 0,1,2 (results in OUTPUT/NAME-seeds-0-1-2; "
+        "`plot` merges the directories of several sittings)",
+    )
     _add_ray_arguments(tune)
 
     evaluate = commands.add_parser(
@@ -295,10 +301,33 @@ def _print_references(experiment: Any, evaluation_return: float) -> None:
 
 
 # -- tune ------------------------------------------------------------------------------
+def _seed_list(text: str) -> tuple[int, ...]:
+    try:
+        seeds = tuple(int(part) for part in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"seeds must be integers like 0,1,2, got {text!r}"
+        ) from None
+    return seeds
+
+
 def _tune(args: argparse.Namespace) -> int:
     from rllib_dynamite.experiments import load_experiment
 
     experiment = load_experiment(args.file)
+    if args.seeds is not None:
+        unknown = sorted(set(args.seeds) - set(experiment.seeds))
+        if unknown:
+            print(
+                f"error: --seeds {unknown} not among the file's seeds {list(experiment.seeds)}",
+                file=sys.stderr,
+            )
+            return 2
+        experiment = dataclasses.replace(
+            experiment,
+            seeds=tuple(args.seeds),
+            name=f"{experiment.name}-seeds-{'-'.join(str(seed) for seed in args.seeds)}",
+        )
     print(
         f"{args.file}: {experiment.num_trials} trial(s) of {experiment.env} "
         f"({', '.join(experiment.presets)}; seeds {list(experiment.seeds)}), "

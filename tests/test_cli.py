@@ -219,3 +219,16 @@ def test_train_takes_a_user_env_as_module_attr_from_the_current_directory(ray_lo
         assert main(["evaluate", str(project / "run"), "--episodes", "2"]) == 0
     finally:
         sys.path.remove(str(project))
+
+
+def test_tune_runs_a_subset_of_seeds_into_its_own_directory(tmp_path, capsys):
+    yaml_file = Path(__file__).resolve().parent.parent / "tune_configs" / "paper_gridnavi.yaml"
+    assert (
+        main(["tune", str(yaml_file), "--seeds", "3,4", "--dry-run", "--output", str(tmp_path)])
+        == 0
+    )
+    out = capsys.readouterr().out
+    assert "10 trial(s)" in out and "seeds [3, 4]" in out
+    assert str(tmp_path / "paper_gridnavi-seeds-3-4") in out
+    assert main(["tune", str(yaml_file), "--seeds", "9", "--dry-run"]) == 2
+    assert "--seeds [9] not among the file's seeds" in capsys.readouterr().err
