@@ -119,6 +119,8 @@ def main() -> None:
         reference_env, args.episodes, args.seed + EVALUATION_SEED_OFFSET
     )
     reference_env.close()
+    if "oracle" not in references:
+        parser.error(f"{args.env} has no scripted oracle to time against")
     oracle = references["oracle"].mean
     print(
         f"{args.env}: scripted oracle {oracle:.2f}, best memoryless "

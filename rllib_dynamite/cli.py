@@ -276,7 +276,8 @@ def _run(
 def _print_references(experiment: Any, evaluation_return: float) -> None:
     """The run's final greedy evaluation next to scripted references on the same seeded
     episodes (random, the best memoryless policy, an oracle that reads the true latent),
-    for envs that have them (the gridworlds)."""
+    for envs that have them (the gridworlds, Reacher, HalfCheetahVel without an oracle:
+    rllib_dynamite/evaluation/scripted.py)."""
     from rllib_dynamite.envs import make
     from rllib_dynamite.evaluation.scripted import scripted_references
     from rllib_dynamite.experiments.trainable import EVALUATION_SEED_OFFSET

@@ -10,14 +10,19 @@ import pytest
 import torch
 from ray.rllib.core.columns import Columns
 
+from rllib_dynamite.cli import main
 from rllib_dynamite.config import make_config
 from rllib_dynamite.envs import make
 from rllib_dynamite.evaluation import Evaluator
+from rllib_dynamite.evaluation.adaptation import REACH_TOLERANCE
 from rllib_dynamite.evaluation.scripted import (
     RIGHT,
     STAY,
     UP,
+    NoScriptedReferences,
     gridnavi_oracle,
+    reach_to,
+    reacher_oracle,
     run_episodes,
     scripted_references,
     walk_to,
@@ -25,6 +30,8 @@ from rllib_dynamite.evaluation.scripted import (
 
 PAPER_GRID = "rllib_dynamite/PaperGridNavi-v0"
 GRID = "rllib_dynamite/GridNavi-v0"
+REACHER = "rllib_dynamite/Reacher-v0"
+CHEETAH = "rllib_dynamite/HalfCheetahVel-v0"
 BENCHMARK = Path(__file__).resolve().parent.parent / "benchmarks" / "calibration.py"
 
 
@@ -54,9 +61,73 @@ def test_references_are_ordered(env_id, env_config):
     assert oracle > 35.0  # the oracle reaches the goal and stays on it most steps
 
 
-def test_no_references_for_a_continuous_env():
-    with pytest.raises(ValueError, match="GridNavi only"):
-        scripted_references(make("rllib_dynamite/HalfCheetahVel-v0", H=5), episodes=1)
+def test_the_reacher_controllers_reach_their_points():
+    """The scripted oracle's fingertip settles on the true target, as the success rule
+    counts it; the memoryless point at the shoulder folds the arm as far as it goes."""
+    env = make(REACHER, p=0.0)
+    for policy, expected in ((reacher_oracle, None), (reach_to((0.0, 0.0)), (0.0, 0.0))):
+        obs, _ = env.reset(seed=3)
+        for _ in range(50):
+            obs, *_ = env.step(policy(env, obs))
+        target = env.unwrapped.target_position() if expected is None else np.array(expected)
+        distance = np.linalg.norm(obs[6:8] - target)
+        assert distance < (REACH_TOLERANCE if expected is None else 0.025)
+        assert np.abs(obs[4:6]).max() < 0.1  # held still
+    env.close()
+
+
+def test_continuous_references_are_ordered():
+    reacher = scripted_references(make(REACHER), episodes=10, seed=0)
+    random, memoryless, oracle = (reacher[k].mean for k in ("random", "memoryless", "oracle"))
+    # Measured: about -50, -31 and -8.6 per 200-step episode.
+    assert random + 10.0 < memoryless < oracle - 15.0
+    assert "shoulder" in reacher["memoryless"].description
+    cheetah = scripted_references(make(CHEETAH), episodes=10, seed=0)
+    assert set(cheetah) == {"random", "memoryless"}  # no scripted oracle
+    assert cheetah["random"].mean < cheetah["memoryless"].mean
+    # Simple controllers, not the best of their class: nothing is held to them.
+    assert not any(r.bound for r in (*reacher.values(), *cheetah.values()))
+    assert scripted_references(make(PAPER_GRID), episodes=2)["oracle"].bound
+
+
+def test_no_references_for_an_env_without_them():
+    env = make("rllib_dynamite/ScratchItch-v0", H=5)
+    with pytest.raises(NoScriptedReferences, match="no scripted references for ScratchItch"):
+        scripted_references(env, episodes=1)
+    calibration = _benchmark_module()
+    references = calibration.references_for("rllib_dynamite/ScratchItch-v0", '{"H": 5}', 2, 0)
+    (random,) = references.values()
+    assert random.name == "random" and random.returns.shape == (2,)
+
+
+def test_clearly_above_means_the_seed_bands_do_not_overlap():
+    calibration = _benchmark_module()
+    assert calibration.band([1.0, 3.0]) == pytest.approx((2.0, np.sqrt(2.0)))
+    assert calibration.band([5.0]) == (5.0, 0.0)
+    assert calibration.clearly_above([-10.0, -12.0, -11.0], [-30.0])
+    assert not calibration.clearly_above([-10.0, -30.0], [-25.0])  # -20 ± 14 reaches -25
+    assert not calibration.clearly_above([-20.0, -21.0], [-19.0, -22.0])
+    assert not calibration.clearly_above([-25.0], [-25.0])
+
+
+def test_calibration_reads_a_continuous_tune_run(ray_local, tmp_path):
+    """A finished ``rllib-dynamite tune`` run on Reacher gets the bands gate, with the
+    scripted references beside it."""
+    experiment = tmp_path / "tiny_reacher.yaml"
+    experiment.write_text(
+        f"env: {REACHER}\npresets: [oracle, markov_ppo]\nseeds: [0]\nstop_timesteps: 80\n"
+        "checkpoint_frequency: 0\nevaluation_interval: 0\n"
+        "settings: {num_env_runners: 0, num_envs_per_env_runner: 2, env_config: {H: 20}}\n"
+        "resources: {max_concurrent_trials: 2}\n"
+    )
+    assert main(["tune", str(experiment), "--output", str(tmp_path)]) == 0
+    lines, all_pass = _benchmark_module().calibrate([tmp_path / "tiny_reacher"], 3, 0)
+    (row,) = [line for line in lines if line.startswith(f"| {REACHER} |")]
+    cells = [cell.strip() for cell in row.strip("|").split("|")]
+    assert cells[1] == '{"H": 20}'
+    float(cells[2]), float(cells[3]), float(cells[4])  # random, memoryless, scripted oracle
+    assert " ± " in cells[5] and "(1 seed: " in cells[6]
+    assert cells[7] == ("pass (bands)" if all_pass else "FAIL (bands)")
 
 
 def test_the_gate_reads_negative_references_by_magnitude():

@@ -1,14 +1,34 @@
 """Scripted reference policies: the yardsticks a trained preset is calibrated against.
 
 A comparison of methods means little until each method's upper bound is sound
-(docs/results.md, "Calibration"). For every env with a scripted reference this module
-gives three policies, each a callable ``(env, obs) -> action`` over a gymnasium env:
+(docs/results.md, "Calibration"). Each policy is a callable ``(env, obs) -> action``
+over a gymnasium env; :func:`scripted_references` plays those an env has:
 
-- ``random``: uniform actions;
-- ``memoryless``: the best policy that sees only the current observation (for a
-  gridworld: walk to one fixed goal cell and stay, the best cell chosen by its return);
-- ``oracle``: a policy that reads the true latent (``env.unwrapped.latent``), the
-  upper bound of every preset.
+- ``random``: uniform actions (every env below);
+- ``memoryless``: the best policy that sees only the current observation, chosen among a
+  few candidates by its return on other episodes;
+- ``oracle``: a policy that reads the true latent, the upper bound of every preset.
+
+What each env has:
+
+- GridNavi (every variant): ``memoryless`` walks to one goal cell and stays (the best
+  goal cell); ``oracle`` walks to the true goal (``env.unwrapped.latent``).
+- Reacher: ``memoryless`` holds the fingertip at one point (the best of the shoulder,
+  where the folded arm's fingertip is nearest every target on average, and four points
+  on the target circle); ``oracle`` drives the fingertip to the true target
+  (``env.unwrapped.target_position()``): inverse kinematics of the two-link arm, then a
+  PD controller in joint space.
+- HalfCheetahVel: ``memoryless`` is the zero action (stand still; every constant action
+  settles into a standing pose, and zero costs no control); no ``oracle``: no simple
+  controller runs at a given speed.
+
+Any other env (ScratchItch, your own) has none: :func:`scripted_references` raises
+:class:`NoScriptedReferences`, and :func:`random_reference` alone plays it. *Bounds*: GridNavi's references are the best return of their class of
+policy (the shortest walk; the best cell), so a trained preset is held to them. The
+continuous envs' are merely simple: a trained ``oracle`` may beat the PD controller,
+and a memoryless policy that runs HalfCheetahVel at a constant 1.5 m/s (the median
+target) would beat standing still by far, so they are printed beside a trained preset,
+not held to.
 
 Episodes are seeded as RLlib's single-env EnvRunner seeds them (``reset(seed=seed)``
 once, then plain resets), so a trained policy evaluated with the same seed meets the
@@ -17,6 +37,7 @@ same latent sequence where the env's randomness does not depend on the actions.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -25,9 +46,32 @@ import gymnasium as gym
 import numpy as np
 
 from rllib_dynamite.envs.gridnavi import MOVES, GridNavi
+from rllib_dynamite.envs.halfcheetah_vel import HalfCheetahVel
+from rllib_dynamite.envs.reacher import TARGET_RADIUS, Reacher, wrap_angle
 
 ScriptedPolicy = Callable[[gym.Env, np.ndarray], Any]
 STAY, UP, RIGHT, DOWN, LEFT = range(len(MOVES))
+
+# Reacher's arm (gymnasium's reacher.xml): the elbow 0.1 m from the shoulder, the
+# fingertip 0.11 m beyond it; the elbow's range is ±3 rad, kept 0.05 rad inside.
+UPPER_ARM, FOREARM = 0.1, 0.11  # m
+ELBOW_MAX = 2.95  # rad
+# [choice] PD gains (action per rad, per rad/s), the best of a small grid by return on
+# 30 episodes (-8.4; the gains within 2x of these score -8.4 to -8.9).
+REACH_KP, REACH_KD = 1.0, 0.1
+# Reacher's fixed points a memoryless policy may hold, by name: the shoulder (the arm
+# folds to within 2.2 cm of it, the point nearest every target on average) and the
+# target circle at four angles.
+REACHER_POINTS = {
+    "the shoulder (arm folded)": (0.0, 0.0),
+    **{
+        f"the target circle at {degrees}°": (
+            TARGET_RADIUS * math.cos(math.radians(degrees)),
+            TARGET_RADIUS * math.sin(math.radians(degrees)),
+        )
+        for degrees in (0, 90, 180, -90)
+    },
+}
 
 
 def random_policy(env: gym.Env, obs: np.ndarray) -> Any:
@@ -59,6 +103,55 @@ def _step_towards(x: int, y: int, target_x: int, target_y: int) -> int:
     return STAY
 
 
+def reach_to(point: tuple[float, float]) -> ScriptedPolicy:
+    """Reacher: drive the fingertip to the fixed ``point`` ``(x, y)`` in m and hold it."""
+    target = np.asarray(point, dtype=np.float64)
+
+    def policy(env: gym.Env, obs: np.ndarray) -> np.ndarray:
+        return reach_action(obs, target)
+
+    return policy
+
+
+def reacher_oracle(env: gym.Env, obs: np.ndarray) -> np.ndarray:
+    """Reacher: drive the fingertip to the true target, read from the env."""
+    return reach_action(obs, env.unwrapped.target_position())
+
+
+def reach_action(obs: np.ndarray, target: np.ndarray) -> np.ndarray:
+    """Reacher's action (2,) towards fingertip position ``target`` (2,) in m.
+
+    The joint angles that put the fingertip there (:func:`arm_angles`, the elbow bent
+    the way it already is) are tracked by a PD controller,
+    ``a = Kp·(θ* − θ) − Kd·θ̇``, clipped to the action space. ``obs``: Reacher's (8,)
+    observation (``cos θ``, ``sin θ``, ``θ̇``, fingertip).
+    """
+    angles = np.arctan2(obs[2:4], obs[0:2])
+    shoulder, elbow = arm_angles(target, elbow_up=angles[1] >= 0.0)
+    error = np.array([wrap_angle(shoulder - angles[0]), elbow - angles[1]])
+    action = REACH_KP * error - REACH_KD * np.asarray(obs[4:6], dtype=np.float64)
+    return np.clip(action, -1.0, 1.0).astype(np.float32)
+
+
+def arm_angles(target: np.ndarray, elbow_up: bool) -> tuple[float, float]:
+    """Shoulder and elbow angles (rad) that put Reacher's fingertip at ``target`` (2,),
+    or at the nearest point the arm reaches in its direction."""
+    x, y = float(target[0]), float(target[1])
+    cos_elbow = (x * x + y * y - UPPER_ARM**2 - FOREARM**2) / (2 * UPPER_ARM * FOREARM)
+    elbow = math.acos(min(max(cos_elbow, math.cos(ELBOW_MAX)), 1.0))
+    if not elbow_up:
+        elbow = -elbow
+    shoulder = math.atan2(y, x) - math.atan2(
+        FOREARM * math.sin(elbow), UPPER_ARM + FOREARM * math.cos(elbow)
+    )
+    return shoulder, elbow
+
+
+def zero_action(env: gym.Env, obs: np.ndarray) -> np.ndarray:
+    """No action: every actuator idle (HalfCheetahVel: stand still, no control cost)."""
+    return np.zeros(env.action_space.shape, dtype=env.action_space.dtype)
+
+
 def run_episodes(env: gym.Env, policy: ScriptedPolicy, episodes: int, seed: int) -> np.ndarray:
     """Returns of ``episodes`` episodes of ``policy`` on ``env``: [episodes]."""
     env.action_space.seed(seed)
@@ -75,49 +168,102 @@ def run_episodes(env: gym.Env, policy: ScriptedPolicy, episodes: int, seed: int)
 
 @dataclass
 class Reference:
-    """A scripted policy's returns on one env configuration."""
+    """A scripted policy's returns on one env configuration.
+
+    ``bound``: no policy of its class (memoryless, or told the latent) does better, so a
+    trained preset is held to it (GridNavi's); otherwise it is a yardstick only.
+    """
 
     name: str
     description: str
     returns: np.ndarray
+    bound: bool = False
 
     @property
     def mean(self) -> float:
         return float(self.returns.mean())
 
 
-def scripted_references(env: gym.Env, episodes: int, seed: int = 0) -> dict[str, Reference]:
-    """``random``, ``memoryless`` and ``oracle`` references on ``env``, each over the
-    ``episodes`` episodes seeded by ``seed``.
+class NoScriptedReferences(ValueError):
+    """The env has no scripted references (module docstring)."""
 
-    The best memoryless cell is chosen on other episodes (seeded ``seed + 1``): the best
-    of 21 noisy means, measured on the episodes it was chosen on, overstates its return.
+
+def random_reference(env: gym.Env, episodes: int, seed: int = 0) -> Reference:
+    """Uniform actions on ``env`` (any env), over the ``episodes`` episodes seeded by
+    ``seed``."""
+    return Reference("random", "uniform actions", run_episodes(env, random_policy, episodes, seed))
+
+
+@dataclass
+class _Candidates:
+    """An env's scripted policies: memoryless ones by description, the oracle or None."""
+
+    memoryless: dict[str, ScriptedPolicy]
+    oracle: tuple[str, ScriptedPolicy] | None
+    bound: bool
+
+
+def _candidates(env: gym.Env) -> _Candidates:
+    task = env.unwrapped
+    if isinstance(task, GridNavi):
+        cells = [tuple(int(v) for v in cell) for cell in task.goal_cells]
+        return _Candidates(
+            {f"walk to goal cell {cell} and stay": walk_to(cell) for cell in cells},
+            ("walk to the true current goal", gridnavi_oracle),
+            bound=True,
+        )
+    if isinstance(task, Reacher):
+        return _Candidates(
+            {f"hold the fingertip at {name}": reach_to(xy) for name, xy in REACHER_POINTS.items()},
+            ("drive the fingertip to the true target (IK + PD)", reacher_oracle),
+            bound=False,
+        )
+    if isinstance(task, HalfCheetahVel):
+        return _Candidates({"zero action (stand still)": zero_action}, None, bound=False)
+    raise NoScriptedReferences(
+        f"no scripted references for {type(task).__name__} "
+        "(GridNavi, Reacher and HalfCheetahVel only)"
+    )
+
+
+def scripted_references(env: gym.Env, episodes: int, seed: int = 0) -> dict[str, Reference]:
+    """``random``, ``memoryless`` and, where the env has one, ``oracle`` references on
+    ``env`` (module docstring), each over the ``episodes`` episodes seeded by ``seed``.
+
+    The best memoryless candidate is chosen on other episodes (seeded ``seed + 1``): the
+    best of several noisy means, measured on the episodes it was chosen on, overstates
+    its return.
 
     Raises:
-        ValueError: the env has no scripted references (only the gridworlds have them).
+        NoScriptedReferences: the env has none (a ``ValueError``).
+        ValueError: the env shows the latent (``oracle=True``).
     """
-    task = env.unwrapped
-    if not isinstance(task, GridNavi):
-        raise ValueError(f"no scripted references for {type(task).__name__} (GridNavi only)")
-    if task.oracle:
+    candidates = _candidates(env)
+    if getattr(env.unwrapped, "oracle", False):
         raise ValueError("scripted references run on the env without the oracle observation")
-    cells = [tuple(int(v) for v in cell) for cell in task.goal_cells]
-    selection = {
-        cell: run_episodes(env, walk_to(cell), episodes, seed + 1).mean() for cell in cells
-    }
-    best_cell = max(cells, key=selection.__getitem__)
-    return {
-        "random": Reference(
-            "random", "uniform actions", run_episodes(env, random_policy, episodes, seed)
-        ),
+    memoryless = candidates.memoryless
+    if len(memoryless) == 1:
+        (best,) = memoryless
+        described = best
+    else:
+        selection = {
+            name: run_episodes(env, policy, episodes, seed + 1).mean()
+            for name, policy in memoryless.items()
+        }
+        best = max(memoryless, key=selection.__getitem__)
+        described = f"{best} (best of {len(memoryless)})"
+    references = {
+        "random": random_reference(env, episodes, seed),
         "memoryless": Reference(
             "memoryless",
-            f"walk to goal cell {best_cell} and stay (best of {len(cells)} cells)",
-            run_episodes(env, walk_to(best_cell), episodes, seed),
-        ),
-        "oracle": Reference(
-            "oracle",
-            "walk to the true current goal",
-            run_episodes(env, gridnavi_oracle, episodes, seed),
+            described,
+            run_episodes(env, memoryless[best], episodes, seed),
+            candidates.bound,
         ),
     }
+    if candidates.oracle is not None:
+        description, policy = candidates.oracle
+        references["oracle"] = Reference(
+            "oracle", description, run_episodes(env, policy, episodes, seed), candidates.bound
+        )
+    return references
