@@ -23,12 +23,14 @@ What each env has:
   controller runs at a given speed.
 
 Any other env (ScratchItch, your own) has none: :func:`scripted_references` raises
-:class:`NoScriptedReferences`, and :func:`random_reference` alone plays it. *Bounds*: GridNavi's references are the best return of their class of
-policy (the shortest walk; the best cell), so a trained preset is held to them. The
-continuous envs' are merely simple: a trained ``oracle`` may beat the PD controller,
-and a memoryless policy that runs HalfCheetahVel at a constant 1.5 m/s (the median
-target) would beat standing still by far, so they are printed beside a trained preset,
-not held to.
+:class:`NoScriptedReferences`, and :func:`random_reference` alone plays it.
+
+*Bounds*: GridNavi's references are the best return of their class of policy (the
+shortest walk; the best cell), so a trained preset is held to them. The continuous
+envs' are merely simple: a trained ``oracle`` may beat the PD controller, and a
+memoryless policy that runs HalfCheetahVel at a constant 1.5 m/s (the median target)
+would beat standing still by far, so they are printed beside a trained preset, not held
+to.
 
 Episodes are seeded as RLlib's single-env EnvRunner seeds them (``reset(seed=seed)``
 once, then plain resets), so a trained policy evaluated with the same seed meets the
@@ -63,7 +65,7 @@ REACH_KP, REACH_KD = 1.0, 0.1
 # folds to within 2.2 cm of it, the point nearest every target on average) and the
 # target circle at four angles.
 REACHER_POINTS = {
-    "the shoulder (arm folded)": (0.0, 0.0),
+    "the shoulder, arm folded": (0.0, 0.0),
     **{
         f"the target circle at {degrees}°": (
             TARGET_RADIUS * math.cos(math.radians(degrees)),
