@@ -1,18 +1,23 @@
 """Evaluation metrics on hand-made episodes (rllib_dynamite/evaluation/metrics.py,
 adaptation.py)."""
 
+import contextlib
+import io
+import json
 import math
 
 import gymnasium as gym
 import numpy as np
 import pytest
 
+from rllib_dynamite.cli import main
 from rllib_dynamite.config import make_config
 from rllib_dynamite.envs import ENV_IDS, make
 from rllib_dynamite.evaluation import Evaluator
 from rllib_dynamite.evaluation.adaptation import step_successes, success_rule
 from rllib_dynamite.evaluation.metrics import (
     BoundaryCounts,
+    episode_info_metrics,
     linear_readout,
     session_returns,
     steps_to_adapt,
@@ -26,6 +31,7 @@ REWARDS = np.array([-0.1, 1.0, 1.0, 1.0, -0.1, -0.1, 1.0, -0.1, -0.1])
 SUCCESSES = REWARDS >= 1.0
 GRID = "rllib_dynamite/GridNavi-v0"
 CHEETAH = "rllib_dynamite/HalfCheetahVel-v0"
+SCRATCH = "rllib_dynamite/ScratchItch-v0"
 
 
 def test_switches_and_session_returns():
@@ -109,6 +115,51 @@ def test_summarize_returns():
     assert metrics["steps_to_adapt_mean"] == 2.0
     assert metrics["adapted_fraction"] == 0.5
     assert metrics["session_2_return_mean"] == pytest.approx(-0.2)
+
+
+def test_info_metrics_reduce_each_episode_as_declared():
+    infos = [
+        {"scratch": False, "force": 0.0},
+        {"scratch": True, "force": 4.0},
+        {"scratch": True, "force": 2.0},
+    ]
+    declared = {"scratches": ("scratch", "sum"), "force_mean": ("force", "mean"),
+                "force_max": ("force", "max")}  # fmt: skip
+    assert episode_info_metrics(infos, declared) == {
+        "scratches": 2.0,
+        "force_mean": 2.0,
+        "force_max": 4.0,
+    }
+    assert episode_info_metrics(infos, {}) == {}
+    with pytest.raises(ValueError, match="reduction must be one of"):
+        episode_info_metrics(infos, {"f": ("force", "median")})
+    with pytest.raises(ValueError, match=r"reads info\['speed'\], which step 0 lacks"):
+        episode_info_metrics(infos, {"speed": ("speed", "mean")})
+
+
+def test_evaluate_reports_scratch_itch_s_own_metrics(ray_local, tmp_path):
+    """``rllib-dynamite evaluate`` on a ScratchItch checkpoint prints the per-episode means
+    of what the env declares (scratches, forces on the person) and writes each episode's."""
+    config = make_config(SCRATCH, "markov_ppo", num_env_runners=0, seed=0, env_config={"H": 20})
+    algo = config.build_algo()
+    try:
+        checkpoint = algo.save_to_path(str(tmp_path / "checkpoint"))
+    finally:
+        algo.stop()
+    printed, json_path = io.StringIO(), tmp_path / "eval.json"
+    with contextlib.redirect_stdout(printed):
+        status = main(["evaluate", str(checkpoint), "--episodes", "2", "--json", str(json_path)])
+    assert status == 0
+    declared = make(SCRATCH).metadata["evaluation_metrics"]
+    assert set(declared) == {"scratches_per_episode", "force_at_itch_mean",
+                             "force_at_itch_max", "force_away_mean"}  # fmt: skip
+    report = json.loads(json_path.read_text())
+    for name in declared:
+        assert f"  {name} " in printed.getvalue()
+        per_episode = [episode[name] for episode in report["episodes"]]
+        assert len(per_episode) == 2 and min(per_episode) >= 0.0
+        assert report["metrics"][name] == pytest.approx(np.mean(per_episode))
+    assert "scratches_per_episode" not in make(GRID).metadata.get("evaluation_metrics", {})
 
 
 @pytest.mark.parametrize("env_id", ENV_IDS)

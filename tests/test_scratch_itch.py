@@ -20,6 +20,7 @@ from rllib_dynamite.envs.scratch_itch import (  # noqa: E402
     reward_terms,
     scratch_rule,
 )
+from rllib_dynamite.evaluation.metrics import episode_info_metrics  # noqa: E402
 
 TOOL_RADIUS = 0.02
 ROBOT_SIDE = np.array([0.0, -1.0, 0.6])  # a skin direction the arm reaches without detours
@@ -251,6 +252,27 @@ def test_gentle_touches_on_the_itch_scratch_once_per_centimetre(env):
     assert info["force_at_itch"] > 0.0 and info["scratch"]
     assert np.linalg.norm(env._last_scratch_pos - itch) == pytest.approx(0.015, abs=3e-3)
     assert abs((env._last_scratch_pos - itch) @ axis) > 0.01
+
+
+def test_evaluation_metrics_count_scratches_and_forces_on_the_person(env):
+    """The metrics ScratchItch declares for evaluation, over real touches: two scratches,
+    one touch at the itch that does not count, one away from it."""
+    itch = skin_point(env, 0.14)
+    env.set_latent(itch)
+    infos = [
+        touch(env, itch),
+        touch(env, itch),  # the same spot: force at the itch, no scratch
+        touch(env, skin_point(env, 0.14 + 0.015)),
+        touch(env, skin_point(env, 0.14 - 0.05)),  # 5 cm away: force away only
+    ]
+    assert [info["scratch"] for info in infos] == [True, False, True, False]
+    metrics = episode_info_metrics(infos, env.metadata["evaluation_metrics"])
+    at_itch = [info["force_at_itch"] for info in infos]
+    assert metrics["scratches_per_episode"] == 2.0
+    assert metrics["force_at_itch_mean"] == pytest.approx(np.mean(at_itch))
+    assert metrics["force_at_itch_max"] == pytest.approx(max(at_itch)) and max(at_itch) < 10.0
+    assert metrics["force_away_mean"] == pytest.approx(infos[3]["force_away"] / 4)
+    assert infos[3]["force_away"] > 0.0
 
 
 def test_hard_and_distant_touches_do_not_scratch(env):

@@ -127,6 +127,19 @@ class ScratchItch(DLCMDPEnv):
         frame_skip: physics steps of 5 ms per env step (default 10: 20 Hz control).
     """
 
+    # What a person would ask of the robot, per episode, reported by evaluation
+    # (rllib_dynamite/evaluation/rollout.py): how often it scratched, how hard it
+    # pressed at the itch (N, per step and at most) and on the person elsewhere.
+    metadata = {
+        **DLCMDPEnv.metadata,
+        "evaluation_metrics": {
+            "scratches_per_episode": ("scratch", "sum"),
+            "force_at_itch_mean": ("force_at_itch", "mean"),
+            "force_at_itch_max": ("force_at_itch", "max"),
+            "force_away_mean": ("force_away", "mean"),
+        },
+    }
+
     def __init__(
         self,
         p: float = 0.01,

@@ -13,7 +13,8 @@ __all__ = ["EpisodeRecord", "EvaluationReport", "Evaluator", "write_json"]
 
 
 def write_json(report: EvaluationReport, path: str | Path, checkpoint: str | None = None) -> Path:
-    """Write ``report``'s metrics (NaN as ``null``) and per-episode summaries to ``path``."""
+    """Write ``report``'s metrics (NaN as ``null``) and per-episode summaries (return,
+    sessions, length and the env's declared info metrics) to ``path``."""
     payload: dict[str, Any] = {
         "env": report.env_id,
         "checkpoint": checkpoint,
@@ -23,6 +24,7 @@ def write_json(report: EvaluationReport, path: str | Path, checkpoint: str | Non
                 "return": e.episode_return,
                 "sessions": int(e.session_ids[-1]) + 1,
                 "length": len(e.rewards),
+                **e.info_metrics,
             }
             for e in report.episodes
         ],

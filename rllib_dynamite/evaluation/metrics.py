@@ -9,11 +9,14 @@ rule, :mod:`rllib_dynamite.evaluation.adaptation`). A *switch* is a step ``t ≥
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
+# How an env's declared metric reduces one info value per step to one per episode.
+INFO_REDUCTIONS = {"sum": np.sum, "mean": np.mean, "max": np.max}
 # A termination prediction this many steps after a true boundary still counts (the
 # head can only notice a switch once a transition contradicts the belief).
 TERMINATION_TOLERANCE = 5
@@ -149,6 +152,35 @@ def summarize_returns(
         if values:
             metrics[f"session_{index}_return_mean"] = float(np.mean(values))
     return metrics
+
+
+def episode_info_metrics(
+    infos: Sequence[Mapping[str, Any]], declared: Mapping[str, tuple[str, str]]
+) -> dict[str, float]:
+    """One episode's value of each metric an env declares over its step ``info``.
+
+    ``infos``: [T] the ``info`` of each transition. ``declared``: ``{metric: (info key,
+    reduction)}``, the reduction over the episode's steps one of :data:`INFO_REDUCTIONS`
+    (a bool counts as 0 or 1), e.g. ``{"scratches_per_episode": ("scratch", "sum")}``.
+
+    Raises:
+        ValueError: an unknown reduction, or a step whose ``info`` lacks the key.
+    """
+    values = {}
+    for name, (key, reduction) in declared.items():
+        if reduction not in INFO_REDUCTIONS:
+            raise ValueError(
+                f"evaluation metric {name!r}: reduction must be one of "
+                f"{list(INFO_REDUCTIONS)}, got {reduction!r}"
+            )
+        missing = [t for t, info in enumerate(infos) if key not in info]
+        if missing:
+            raise ValueError(
+                f"evaluation metric {name!r} reads info[{key!r}], which step {missing[0]} lacks"
+            )
+        steps = np.array([float(info[key]) for info in infos])
+        values[name] = float(INFO_REDUCTIONS[reduction](steps))
+    return values
 
 
 def _ratio(numerator: float, denominator: float) -> float:

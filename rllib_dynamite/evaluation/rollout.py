@@ -6,6 +6,11 @@ EnvRunner's module is inference-only (no decoders, no termination head), so the
 Evaluator also holds the full module, with the same weights: it re-runs the belief
 encoder over each episode's observations to recover the beliefs and termination
 logits the policy acted on, and its reward decoder draws the belief pictures.
+
+An env may name per-episode metrics of its step ``info`` in
+``metadata["evaluation_metrics"]``, ``{metric: (info key, "sum" | "mean" | "max")}``
+(ScratchItch: scratches per episode, forces on the person); the report gives each one's
+mean over the episodes.
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ from rllib_dynamite.evaluation.adaptation import step_successes, success_rule
 from rllib_dynamite.evaluation.metrics import (
     TERMINATION_TOLERANCE,
     BoundaryCounts,
+    episode_info_metrics,
     linear_readout,
     summarize_returns,
 )
@@ -47,8 +53,10 @@ class EpisodeRecord:
     ``successes``: [T] bool, whether ``x_t`` collected what its latent makes achievable
     (:mod:`~rllib_dynamite.evaluation.adaptation`; ``None`` for an env without a rule);
     ``belief_mean``/``belief_logvar``: [T+1, D] beliefs ``b_{-1} … b_{T-1}`` (row
-    ``t+1`` is the belief after ``x_t``), ``termination_logits``: [T]; the last three
+    ``t+1`` is the belief after ``x_t``), ``termination_logits``: [T]; these three
     are ``None`` for policies without a trained belief model or termination head.
+    ``info_metrics``: the episode's value of each metric its env declares (module
+    docstring; empty if none).
     """
 
     states: np.ndarray
@@ -59,6 +67,7 @@ class EpisodeRecord:
     belief_mean: np.ndarray | None = None
     belief_logvar: np.ndarray | None = None
     termination_logits: np.ndarray | None = None
+    info_metrics: dict[str, float] = field(default_factory=dict)
 
     @property
     def episode_return(self) -> float:
@@ -102,6 +111,9 @@ class Evaluator:
         # Sub-envs are reachable with gymnasium's synchronous vectorisation only.
         sub_envs = getattr(self._runner.env.unwrapped, "envs", None)
         self._success_rule = success_rule(sub_envs[0] if sub_envs else None)
+        self._info_metrics: dict[str, tuple[str, str]] = (
+            dict(sub_envs[0].metadata.get("evaluation_metrics", {})) if sub_envs else {}
+        )
 
     @classmethod
     def from_checkpoint(cls, path: str | Path, seed: int | None = None) -> Evaluator:
@@ -155,6 +167,8 @@ class Evaluator:
             [e.successes for e in episodes],
         )
         metrics["episodes"] = len(episodes)
+        for name in self._info_metrics:
+            metrics[name] = float(np.mean([e.info_metrics[name] for e in episodes]))
         if all(e.termination_logits is not None for e in episodes):
             counts = BoundaryCounts()
             for e in episodes:
@@ -190,6 +204,7 @@ class Evaluator:
             session_ids=np.array([info["session_id"] for info in infos], dtype=np.int64),
             latents=np.stack([np.asarray(info["latent"], np.float64) for info in infos]),
             successes=step_successes(self._success_rule, rewards, infos),
+            info_metrics=episode_info_metrics(infos, self._info_metrics),
         )
         module = self.module
         if not isinstance(module, DynamiteRLModule):
