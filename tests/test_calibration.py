@@ -79,7 +79,7 @@ def test_the_reacher_controllers_reach_their_points():
 def test_continuous_references_are_ordered():
     reacher = scripted_references(make(REACHER), episodes=10, seed=0)
     random, memoryless, oracle = (reacher[k].mean for k in ("random", "memoryless", "oracle"))
-    # Measured: about -50, -31 and -8.6 per 200-step episode.
+    # Measured on 200 episodes (seed 0): -50.7, -31.7 and -7.4 per 200-step episode.
     assert random + 10.0 < memoryless < oracle - 15.0
     assert "shoulder" in reacher["memoryless"].description
     cheetah = scripted_references(make(CHEETAH), episodes=10, seed=0)
