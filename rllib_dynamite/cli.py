@@ -277,8 +277,10 @@ def _print_references(experiment: Any, evaluation_return: float) -> None:
     """The run's final greedy evaluation next to scripted references on the same seeded
     episodes (random, the best memoryless policy, an oracle that reads the true latent),
     for envs that have them (the gridworlds, Reacher, HalfCheetahVel without an oracle:
-    rllib_dynamite/evaluation/scripted.py)."""
+    rllib_dynamite/evaluation/scripted.py); on a gridworld also what a belief can reach
+    (a Bayes-filter goal search; the exact Bayes optimum with two goals)."""
     from rllib_dynamite.envs import make
+    from rllib_dynamite.evaluation.bayes import belief_references
     from rllib_dynamite.evaluation.scripted import scripted_references
     from rllib_dynamite.experiments.trainable import EVALUATION_SEED_OFFSET
 
@@ -288,17 +290,18 @@ def _print_references(experiment: Any, evaluation_return: float) -> None:
     episodes, seed = experiment.evaluation_episodes, experiment.seeds[0] + EVALUATION_SEED_OFFSET
     try:
         references = scripted_references(env, episodes, seed)
+        try:  # what a belief can reach (GridNavi only; docs/results.md)
+            beliefs = belief_references(env, episodes, seed)
+        except ValueError:
+            beliefs = {}
     except ValueError:
         return  # no scripted references for this env
     finally:
         env.close()
-    print(
-        f"greedy evaluation, the same {episodes} episodes for each: "
-        f"{experiment.presets[0]} {evaluation_return:.2f} | "
-        + " | ".join(
-            f"scripted {name} {reference.mean:.2f}" for name, reference in references.items()
-        )
-    )
+    line = [f"{experiment.presets[0]} {evaluation_return:.2f}"]
+    line += [f"scripted {name} {reference.mean:.2f}" for name, reference in references.items()]
+    line += [f"belief {name} {value:.2f}" for name, value in beliefs.items()]
+    print(f"greedy evaluation, the same {episodes} episodes for each: " + " | ".join(line))
 
 
 # -- tune ------------------------------------------------------------------------------

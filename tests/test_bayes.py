@@ -94,3 +94,12 @@ def test_belief_bounds_prints_every_reference(capsys):
         == f"{bayes.expected_return(make(PAPER_GRID), bayes.solve(make(PAPER_GRID))):.2f}"
     )
     assert script.main(["--episodes", "2", "--env", "rllib_dynamite/HalfCheetahVel-v0"]) == 2
+
+
+def test_belief_references_name_the_exact_optimum_only_where_it_is_solved():
+    two_goal = bayes.belief_references(make(PAPER_GRID), episodes=5, seed=0)
+    assert set(two_goal) == {"goal search", "Bayes-optimal"}
+    assert two_goal["Bayes-optimal"] == pytest.approx(31.24, abs=0.01)
+    assert set(bayes.belief_references(make("rllib_dynamite/GridNavi-v0"), 5)) == {"goal search"}
+    with pytest.raises(ValueError):
+        bayes.belief_references(make("rllib_dynamite/Reacher-v0"), 1)

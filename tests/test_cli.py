@@ -53,6 +53,7 @@ def test_train_writes_checkpoint_and_event_files(train_run):
     # The final greedy evaluation beside scripted references on the same episodes.
     (line,) = [x for x in printed.splitlines() if x.startswith("greedy evaluation, the same 2")]
     assert "dynamite" in line and "scripted random" in line and "scripted oracle" in line
+    assert "belief goal search" in line  # what a belief can reach (21 goals: no exact one)
     assert [p.name for p in trial.glob("checkpoint_*")] == ["checkpoint_000001"]
     progress = (trial / "progress.csv").read_text().splitlines()
     assert len(progress) == 1 + 2  # header + 2 iterations
