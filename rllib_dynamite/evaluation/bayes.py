@@ -42,6 +42,7 @@ from rllib_dynamite.envs.gridnavi import (
     STRUCTURED_MOVE_PROB,
     GridNavi,
 )
+from rllib_dynamite.evaluation.scripted import _step_towards as step_towards
 
 NONE = 2  # no goal revealed yet: the belief is the uniform initial one
 
@@ -246,11 +247,7 @@ class GoalSearch:
         # Most probable first; among (near-)ties the nearest.
         score = np.round(self.belief, 9) - 1e-6 * distance
         target_x, target_y = self.goals[int(np.argmax(score))]
-        if x != target_x:
-            return 2 if target_x > x else 4  # right, left
-        if y != target_y:
-            return 1 if target_y > y else 3  # up, down
-        return 0
+        return step_towards(x, y, int(target_x), int(target_y))
 
     def observe(self, obs: np.ndarray, reward: float) -> None:
         """Bayes update on the reward at the cell reached, then one step of the goal's
