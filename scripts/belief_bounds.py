@@ -8,7 +8,8 @@ For every GridNavi id this prints, on the same seeded episodes:
 - ``random``, ``memoryless``, ``oracle``: the scripted references;
 - ``goal search``: an exact Bayes filter over the goals that walks to the most probable
   one (``evaluation/bayes.py``), a belief policy, so a lower bound on the Bayes optimum;
-- on the two-goal ids, the exact Bayes optimum (belief-MDP backward induction over the
+- on the two-goal ids, the best memoryless policy's exact expected return beside its
+  sampled one, and the exact Bayes optimum (belief-MDP backward induction over the
   horizon), and the stationary optimum at the env's training discount γ (what PPO's
   bootstrapped objective asks for), each as its exact expected return.
 
@@ -44,6 +45,10 @@ def bounds(env_id: str, episodes: int, seed: int) -> dict[str, float]:
     if len(env.unwrapped.goal_cells) == 2:
         gamma = resolve_settings(env_id, "dynamite").gamma
         row["bayes"] = bayes.expected_return(env, bayes.solve(env))
+        row["memoryless exact"] = max(
+            bayes.expected_return(env, bayes.fixed_cell_policy(env, tuple(cell)))
+            for cell in env.unwrapped.goal_cells.astype(int)
+        )
         row[f"bayes γ={gamma}"] = bayes.expected_return(
             env, bayes.solve(env, gamma, stationary=True)
         )
@@ -71,7 +76,8 @@ def main(argv: list[str] | None = None) -> int:
         cells = [
             env_id.split("/")[-1],
             f"{row['random']:.2f}",
-            f"{row['memoryless']:.2f}",
+            f"{row['memoryless']:.2f}"
+            + (f" (exact {row['memoryless exact']:.2f})" if "memoryless exact" in row else ""),
             f"{row['goal search']:.2f} ± {row['goal search s.e.']:.2f}",
             f"{row['bayes']:.2f}" if "bayes" in row else "–",
             f"{stationary:.2f}" if stationary is not None else "–",

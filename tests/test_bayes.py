@@ -8,20 +8,13 @@ import pytest
 
 from rllib_dynamite.envs import make
 from rllib_dynamite.evaluation import bayes
-from rllib_dynamite.evaluation.scripted import walk_to
 
 PAPER_GRID = "rllib_dynamite/PaperGridNavi-v0"
 
 
 def _fixed_policy(env, cell):
     """``walk_to(cell)`` as a :class:`bayes.BayesPolicy` (it ignores the belief)."""
-    solved = bayes.solve(env)
-    action = np.zeros_like(solved.action)
-    walk = walk_to(cell)
-    for x in range(5):
-        for y in range(5):
-            action[:, x, y] = walk(env, np.array([x, y]))
-    return bayes.BayesPolicy(action, solved.move_prob, gamma=1.0, stationary=False)
+    return bayes.fixed_cell_policy(env, cell)
 
 
 def test_the_belief_relaxes_at_the_documented_switch_rate():

@@ -154,6 +154,17 @@ def solve(env: gym.Env, gamma: float = 1.0, stationary: bool = False) -> BayesPo
     )
 
 
+def fixed_cell_policy(env: gym.Env, cell: tuple[int, int]) -> BayesPolicy:
+    """ "Walk to ``cell`` and stay", whatever was seen, as a :class:`BayesPolicy`, so that
+    :func:`expected_return` gives a memoryless policy's exact return."""
+    model = _Model(env)
+    action = np.zeros((model.H, *model.shape), dtype=np.int64)
+    for x in range(GRID_SIZE):
+        for y in range(GRID_SIZE):
+            action[:, x, y] = step_towards(x, y, int(cell[0]), int(cell[1]))
+    return BayesPolicy(action=action, move_prob=model.q, gamma=1.0, stationary=False)
+
+
 def expected_return(env: gym.Env, policy: BayesPolicy) -> float:
     """The exact expected (undiscounted) episode return of ``policy`` on ``env``."""
     model = _Model(env)
@@ -300,6 +311,7 @@ __all__ = [
     "goal_transitions",
     "BayesPolicy",
     "expected_return",
+    "fixed_cell_policy",
     "move_probability",
     "rollout_returns",
     "solve",
