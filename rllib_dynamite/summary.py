@@ -143,10 +143,36 @@ def summary_tables(
             if extra:
                 row += f" {_mean_std([t.final(metric, at_steps) for t in trials])} |"
             lines.append(row)
+    lines += _by_env_table(groups, finals)
     lines += _difference_table(groups, finals, reference)
     if threshold is not None:
         lines += _threshold_table(groups, threshold, at_steps)
     return "\n".join(lines)
+
+
+def _by_env_table(
+    groups: dict[str, dict[str, list[Trial]]], finals: dict[tuple[str, str], np.ndarray]
+) -> list[str]:
+    """The paper's Table 1: one row per method, one column per env, mean ± std of the
+    final return over seeds; only when the study spans more than one env."""
+    if len(groups) < 2:
+        return []
+    labels = list(dict.fromkeys(label for by_label in groups.values() for label in by_label))
+    rows = []
+    for label in labels:
+        cells = []
+        for env in groups:
+            values = finals.get((env, label))
+            cells.append("–" if values is None else _mean_std(values, digits=2, count=True))
+        rows.append(f"| {label} | " + " | ".join(cells) + " |")
+    return [
+        "",
+        "Final return by env (the paper's Table 1): mean ± sample std over seeds (n seeds).",
+        "",
+        "| method | " + " | ".join(_short(env) for env in groups) + " |",
+        "| --- |" + " --- |" * len(groups),
+        *rows,
+    ]
 
 
 def _difference_table(
@@ -227,13 +253,14 @@ def _interval(interval: Interval) -> str:
     return f"[{interval.low:.2f}, {interval.high:.2f}]"
 
 
-def _mean_std(values: Sequence[float]) -> str:
+def _mean_std(values: Sequence[float], digits: int = 3, count: bool = False) -> str:
     values = np.asarray(values, dtype=np.float64)
     values = values[~np.isnan(values)]
     if not values.size:
         return "–"
-    std = f" ± {values.std(ddof=1):.3f}" if values.size > 1 else ""
-    return f"{values.mean():.3f}{std}"
+    std = f" ± {values.std(ddof=1):.{digits}f}" if values.size > 1 else ""
+    seeds = f" (n={values.size})" if count else ""
+    return f"{values.mean():.{digits}f}{std}{seeds}"
 
 
 def _sources(reads: Sequence[FinalReturn]) -> str:

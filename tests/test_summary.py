@@ -98,3 +98,29 @@ def test_tables_at_a_budget_and_against_another_reference(study):
     )
     assert "| GridNavi-v0 | varibad | 3 | 1.00 | 0.00 | [1.00, 1.00] | training | 200 |" in tables
     assert "| GridNavi-v0 | varibad − dynamite | -7.00 | [-7.00, -7.00] | – |" in tables
+
+
+def test_table_of_methods_by_env_when_a_study_spans_envs(tmp_path, write_trial):
+    steps = [100, 200]
+    for seed, final in enumerate((10.0, 14.0)):
+        write_trial(tmp_path / f"grid_{seed}", preset="dynamite", seed=seed, steps=steps,
+                    returns=[0.0, 1.0], evaluations={1: final})  # fmt: skip
+    write_trial(tmp_path / "cheetah_dynamite", preset="dynamite", seed=0, steps=steps,
+                returns=[-300.0, -250.0], env="rllib_dynamite/HalfCheetahVel-v0")  # fmt: skip
+    write_trial(tmp_path / "cheetah_varibad", preset="varibad", seed=0, steps=steps,
+                returns=[-300.0, -280.0], env="rllib_dynamite/HalfCheetahVel-v0")  # fmt: skip
+    lines = summary_tables(group_trials(load_trials(tmp_path))).splitlines()
+    header = next(line for line in lines if line.startswith("| method |"))
+    assert header in (
+        "| method | GridNavi-v0 | HalfCheetahVel-v0 |",
+        "| method | HalfCheetahVel-v0 | GridNavi-v0 |",
+    )
+    cells = {"GridNavi-v0": "12.00 ± 2.83 (n=2)", "HalfCheetahVel-v0": "-250.00 (n=1)"}
+    envs = header.strip("| ").split(" | ")[1:]
+    assert "| dynamite | " + " | ".join(cells[env] for env in envs) + " |" in lines
+    varibad = {"GridNavi-v0": "–", "HalfCheetahVel-v0": "-280.00 (n=1)"}
+    assert "| varibad | " + " | ".join(varibad[env] for env in envs) + " |" in lines
+
+
+def test_no_table_by_env_for_one_env(study):
+    assert "Table 1" not in summary_tables(study)
