@@ -42,7 +42,7 @@ from rllib_dynamite.envs.gridnavi import (
     STRUCTURED_MOVE_PROB,
     GridNavi,
 )
-from rllib_dynamite.evaluation.scripted import _step_towards as step_towards
+from rllib_dynamite.evaluation.scripted import step_towards
 
 NONE = 2  # no goal revealed yet: the belief is the uniform initial one
 

@@ -86,7 +86,7 @@ def walk_to(cell: tuple[int, int]) -> ScriptedPolicy:
     target_x, target_y = int(cell[0]), int(cell[1])
 
     def policy(env: gym.Env, obs: np.ndarray) -> int:
-        return _step_towards(int(obs[0]), int(obs[1]), target_x, target_y)
+        return step_towards(int(obs[0]), int(obs[1]), target_x, target_y)
 
     return policy
 
@@ -94,10 +94,12 @@ def walk_to(cell: tuple[int, int]) -> ScriptedPolicy:
 def gridnavi_oracle(env: gym.Env, obs: np.ndarray) -> int:
     """GridNavi: walk to the current goal, read from the env's true latent."""
     goal = env.unwrapped.latent
-    return _step_towards(int(obs[0]), int(obs[1]), int(goal[0]), int(goal[1]))
+    return step_towards(int(obs[0]), int(obs[1]), int(goal[0]), int(goal[1]))
 
 
-def _step_towards(x: int, y: int, target_x: int, target_y: int) -> int:
+def step_towards(x: int, y: int, target_x: int, target_y: int) -> int:
+    """GridNavi's action one step from ``(x, y)`` towards ``(target_x, target_y)``:
+    along x first, then along y, and STAY on arrival."""
     if x != target_x:
         return RIGHT if target_x > x else LEFT
     if y != target_y:
