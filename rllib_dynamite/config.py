@@ -41,7 +41,7 @@ from rllib_dynamite.envs.resolve import (
 )
 from rllib_dynamite.fault_tolerance import FAULT_TOLERANCE, FaultToleranceCallbacks
 from rllib_dynamite.learner import DynamiteLearner
-from rllib_dynamite.rl_module import DynamiteRLModule
+from rllib_dynamite.rl_module import DynamiteRLModule, MemorylessPPOModule
 
 PRESETS = (
     "dynamite",
@@ -117,6 +117,7 @@ class DynamiteSettings:
     num_epochs: int = 2  # PPO epochs per iteration
     num_minibatches: int = 8  # PPO minibatches per epoch
     grad_clip: float = 0.5  # global-norm clip of policy gradients (0: off)
+    initial_action_std: float = 1.0  # a continuous policy's initial action std (all presets)
     # --- sampling and resources
     num_env_runners: int = 1  # EnvRunner actors (0: sample in the driver)
     num_envs_per_env_runner: int = 16  # vectorised envs per EnvRunner
@@ -166,8 +167,22 @@ ENV_DEFAULTS: dict[str, dict[str, Any]] = {
     # 0.01: 0.05 there cost Markov PPO its calibration.
     "rllib_dynamite/PaperGridNavi-v0": {**_GRIDWORLD_DEFAULTS, "entropy_coeff": 0.1},
     "rllib_dynamite/TwoGoalGridNavi-v0": {**_GRIDWORLD_DEFAULTS, "entropy_coeff": 0.1},
+    # HalfCheetahVel: PPO settings for a budget of 1e5-1e6 env steps rather than
+    # VariBAD's 1e8 (docs/method.md §9). Under VariBAD's, the Oracle made no progress in
+    # 128k env steps: its actions carried noise of std 1 on a [-1, 1] range, and the
+    # policy-and-critic gradient norm (27-324, the critic's) met a clip of 0.5.
     "rllib_dynamite/HalfCheetahVel-v0": dict(
-        vae_subsample_beliefs=50, vae_subsample_transitions=50
+        vae_subsample_beliefs=50,
+        vae_subsample_transitions=50,
+        initial_action_std=0.2,
+        grad_clip=0.0,
+        num_epochs=10,
+        num_minibatches=32,
+        lr=3e-4,
+        gamma=0.99,
+        lambda_=0.95,
+        clip_param=0.2,
+        entropy_coeff=0.0,
     ),
     "rllib_dynamite/Reacher-v0": dict(vae_subsample_beliefs=50, vae_subsample_transitions=50),
     "rllib_dynamite/ScratchItch-v0": dict(vae_subsample_beliefs=50, vae_subsample_transitions=50),
@@ -238,6 +253,7 @@ def _check_values(settings: DynamiteSettings) -> None:
     positive = (
         "lr", "vae_lr", "gru_hidden_dim", "latent_dim", "num_epochs", "num_minibatches",
         "num_envs_per_env_runner", "vae_buffer_episodes", "vae_batch_episodes",
+        "initial_action_std",
     )  # fmt: skip
     for name in positive:
         if getattr(settings, name) <= 0:
@@ -389,6 +405,18 @@ def mlp_model_config(settings: DynamiteSettings, **extra: Any) -> DefaultModelCo
     )
 
 
+def memoryless_module_spec(settings: DynamiteSettings, action_space: gym.Space) -> RLModuleSpec:
+    """The memoryless presets' module: :func:`mlp_model_config`'s MLPs; on a continuous
+    action space a free log standard deviation starting at ``initial_action_std``, as
+    DynaMITE-RL's policy has (:class:`~rllib_dynamite.rl_module.MemorylessPPOModule`)."""
+    continuous = isinstance(action_space, gym.spaces.Box)
+    model = dataclasses.asdict(mlp_model_config(settings, free_log_std=continuous))
+    return RLModuleSpec(
+        module_class=MemorylessPPOModule,
+        model_config={**model, "initial_action_std": settings.initial_action_std},
+    )
+
+
 def _env_to_module(env: Any = None, spaces: Any = None, device: Any = None) -> Any:
     return [PrevActionRewardObservation(), AddStepStateToBatch()]
 
@@ -412,7 +440,7 @@ def _module_model_config(settings: DynamiteSettings, max_seq_len: int) -> dict[s
         "latent_dim", "policy_hiddens", "value_hiddens", "activation", "policy_input",
         "detach_belief", "termination_head", "reward_decoder_hiddens", "reward_decoder_grid",
         "state_decoder",
-        "state_decoder_hiddens", "prior_hiddens", "belief_norm_window",
+        "state_decoder_hiddens", "prior_hiddens", "belief_norm_window", "initial_action_std",
     )  # fmt: skip
     return {**{k: getattr(settings, k) for k in keys}, "max_seq_len": max_seq_len}
 
@@ -474,7 +502,7 @@ def make_config(env: EnvLike, preset: str = "dynamite", **overrides: Any) -> PPO
     config.dynamite_settings = settings
     one_hot = isinstance(facts.observation_space, gym.spaces.Discrete)
     if settings.policy_input == "obs":
-        config.rl_module(model_config=mlp_model_config(settings))
+        config.rl_module(rl_module_spec=memoryless_module_spec(settings, facts.action_space))
         if one_hot:
             config.env_runners(env_to_module_connector=_one_hot_observations)
         return config

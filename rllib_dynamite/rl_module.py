@@ -11,11 +11,13 @@ parts acting never reads, which then also stay out of every weight sync.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import gymnasium as gym
 import numpy as np
 import torch
+from ray.rllib.algorithms.ppo.torch.default_ppo_torch_rl_module import DefaultPPOTorchRLModule
 from ray.rllib.core.columns import Columns
 from ray.rllib.core.distribution.torch.torch_distribution import (
     TorchCategorical,
@@ -55,6 +57,7 @@ MODEL_DEFAULTS: dict[str, Any] = {
     "state_decoder_hiddens": [64, 32],
     "prior_hiddens": [32],
     "belief_norm_window": 0,
+    "initial_action_std": 1.0,
     "max_seq_len": 201,
 }
 POLICY_INPUTS = ("belief", "hidden")
@@ -109,7 +112,8 @@ class DynamiteRLModule(TorchRLModule, InferenceOnlyAPI, ValueFunctionAPI):
         self.pi_head = nn.Linear(pi_out, self.action_dim)
         if not self.discrete:
             # State-independent log standard deviation, as in VariBAD's Gaussian policy.
-            self.log_std = nn.Parameter(torch.zeros(self.action_dim))
+            initial = math.log(cfg["initial_action_std"])
+            self.log_std = nn.Parameter(torch.full((self.action_dim,), initial))
         self.vf = mlp(rl_input_dim, cfg["value_hiddens"], 1, activation=activation)
 
         # Decoders and prior (used by the Learner's VAE loss only). A transition is
@@ -299,3 +303,19 @@ class DynamiteRLModule(TorchRLModule, InferenceOnlyAPI, ValueFunctionAPI):
 
     def get_train_action_dist_cls(self) -> type:
         return self.get_inference_action_dist_cls()
+
+
+class MemorylessPPOModule(DefaultPPOTorchRLModule):
+    """RLlib's default PPO module (an MLP policy and a separate MLP critic), for the
+    memoryless presets. On a continuous action space its Gaussian has a free,
+    state-independent log standard deviation, as :class:`DynamiteRLModule`'s, starting
+    at ``log(model_config["initial_action_std"])``: every preset starts with the same
+    action noise."""
+
+    def setup(self) -> None:
+        super().setup()
+        log_std = getattr(self.pi, "log_std", None)
+        if log_std is not None:
+            initial = self.model_config.get("initial_action_std", 1.0)
+            with torch.no_grad():
+                log_std.fill_(math.log(initial))

@@ -167,3 +167,25 @@ def test_belief_normaliser_window_follows_a_drifting_belief():
     assert torch.allclose(forgetting.mean, torch.full((2,), 3.0), atol=0.05)
     assert torch.allclose(forgetting(late).std(0), torch.ones(2), atol=0.2)
     assert forgetting.count.item() == 250
+
+
+def test_initial_action_std_is_the_same_for_every_preset():
+    from rllib_dynamite.config import DynamiteSettings, memoryless_module_spec
+
+    action_space = gym.spaces.Box(-1.0, 1.0, (6,), np.float32)
+    obs = torch.zeros(4, 17)
+    dynamite = _module(17, action_space, initial_action_std=0.2)
+    spec = memoryless_module_spec(DynamiteSettings(initial_action_std=0.2), action_space)
+    spec.observation_space = gym.spaces.Box(-1.0, 1.0, (17,), np.float32)
+    spec.action_space = action_space
+    memoryless = spec.build()
+    batch = {Columns.OBS: obs}
+    inputs = memoryless.forward_inference(batch)[Columns.ACTION_DIST_INPUTS]
+    # A Gaussian's inputs are [mean, log std]; both modules start at std 0.2.
+    np.testing.assert_allclose(inputs[:, 6:].exp().detach().numpy(), 0.2, rtol=1e-6)
+    np.testing.assert_allclose(dynamite.log_std.exp().detach().numpy(), 0.2, rtol=1e-6)
+    # ... and the memoryless module's std is one learnable parameter, not a network output.
+    assert [n for n, _ in memoryless.named_parameters() if "log_std" in n] == ["pi.log_std"]
+    # On a discrete action space there is no std to set.
+    discrete = memoryless_module_spec(DynamiteSettings(), gym.spaces.Discrete(5))
+    assert discrete.model_config["free_log_std"] is False
