@@ -88,6 +88,12 @@ def _parser() -> argparse.ArgumentParser:
         help="run only these of the file's seeds, e.g. 0,1,2 (results in OUTPUT/NAME-seeds-0-1-2; "
         "`plot` merges the directories of several sittings)",
     )
+    tune.add_argument(
+        "--presets",
+        type=_preset_list,
+        help="run only these of the file's presets, e.g. no_consistency (results in "
+        "OUTPUT/NAME-no_consistency[-seeds-...])",
+    )
     _add_ray_arguments(tune)
 
     evaluate = commands.add_parser(
@@ -315,10 +321,33 @@ def _seed_list(text: str) -> tuple[int, ...]:
     return seeds
 
 
+def _preset_list(text: str) -> tuple[str, ...]:
+    presets = tuple(part.strip() for part in text.split(",") if part.strip())
+    if not presets:
+        raise argparse.ArgumentTypeError(
+            f"presets must be names like dynamite,varibad, got {text!r}"
+        )
+    return presets
+
+
 def _tune(args: argparse.Namespace) -> int:
     from rllib_dynamite.experiments import load_experiment
 
     experiment = load_experiment(args.file)
+    if args.presets is not None:
+        unknown = [preset for preset in args.presets if preset not in experiment.presets]
+        if unknown:
+            print(
+                f"error: --presets {unknown} not among the file's presets "
+                f"{list(experiment.presets)}",
+                file=sys.stderr,
+            )
+            return 2
+        experiment = dataclasses.replace(
+            experiment,
+            presets=tuple(args.presets),
+            name=f"{experiment.name}-{'-'.join(args.presets)}",
+        )
     if args.seeds is not None:
         unknown = sorted(set(args.seeds) - set(experiment.seeds))
         if unknown:

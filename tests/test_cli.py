@@ -233,3 +233,14 @@ def test_tune_runs_a_subset_of_seeds_into_its_own_directory(tmp_path, capsys):
     assert str(tmp_path / "paper_gridnavi-seeds-3-4") in out
     assert main(["tune", str(yaml_file), "--seeds", "9", "--dry-run"]) == 2
     assert "--seeds [9] not among the file's seeds" in capsys.readouterr().err
+
+
+def test_tune_runs_a_subset_of_presets_into_its_own_directory(tmp_path, capsys):
+    yaml_file = Path(__file__).resolve().parent.parent / "tune_configs" / "paper_gridnavi.yaml"
+    args = ["tune", str(yaml_file), "--presets", "rl2,oracle", "--seeds", "3,4", "--dry-run"]
+    assert main([*args, "--output", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "4 trial(s)" in out and "(rl2, oracle; seeds [3, 4])" in out
+    assert str(tmp_path / "paper_gridnavi-rl2-oracle-seeds-3-4") in out
+    assert main(["tune", str(yaml_file), "--presets", "no_masking", "--dry-run"]) == 2
+    assert "--presets ['no_masking'] not among the file's presets" in capsys.readouterr().err
