@@ -162,7 +162,8 @@ def merge_trials(trials: list[Trial]) -> tuple[list[Trial], list[str]]:
 
 def group_trials(trials: list[Trial]) -> dict[str, dict[str, list[Trial]]]:
     """``{env: {label: trials}}``; a label is the preset, then the config values that
-    tell groups apart (``dynamite, p=0.2``)."""
+    tell groups apart (``dynamite, p=0.2``); a value a trial left to its default reads
+    ``default`` (``dynamite, consistency_reduction=default``)."""
     ignored = {SEED_KEY, "env", "preset", *RUN_PLAN_KEYS}
     varying = sorted(
         key
@@ -173,7 +174,7 @@ def group_trials(trials: list[Trial]) -> dict[str, dict[str, list[Trial]]]:
     groups: dict[str, dict[str, list[Trial]]] = defaultdict(lambda: defaultdict(list))
     for trial in trials:
         parts = [str(trial.config["preset"])] + [
-            f"{key.rsplit('/', 1)[-1]}={trial.config.get(key)}" for key in varying
+            f"{key.rsplit('/', 1)[-1]}={trial.config.get(key, 'default')}" for key in varying
         ]
         groups[trial.env][", ".join(parts)].append(trial)
     return {env: dict(by_label) for env, by_label in groups.items()}

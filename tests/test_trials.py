@@ -61,6 +61,17 @@ def test_groups_tell_apart_settings_but_not_seeds_or_budgets(tmp_path, write_tri
     }
 
 
+def test_a_setting_left_to_its_default_is_labelled_default(tmp_path, write_trial):
+    write_trial(tmp_path / "mean", preset="dynamite", seed=0, steps=[100], returns=[0.0],
+                settings={"consistency_reduction": "mean"})  # fmt: skip
+    write_trial(tmp_path / "plain", preset="dynamite", seed=0, steps=[100], returns=[0.0])
+    (by_label,) = group_trials(load_trials(tmp_path)).values()
+    assert sorted(by_label) == [
+        "dynamite, consistency_reduction=default",
+        "dynamite, consistency_reduction=mean",
+    ]
+
+
 @pytest.mark.parametrize("make", ["missing", "empty"])
 def test_no_directory_or_no_trials_is_one_error(tmp_path, make):
     if make == "empty":
