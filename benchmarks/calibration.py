@@ -22,9 +22,9 @@ seeded like the scripted references, so both meet the same latent sequences. Res
 are Tune directories of ``rllib-dynamite tune``; with ``--train`` the gridworld
 calibration YAMLs are run first (``tune_configs/calibration_gridnavi.yaml``,
 ``calibration_two_goal_gridnavi.yaml`` and ``calibration_paper_gridnavi.yaml``). The
-continuous envs' (``calibration_reacher.yaml``, ``calibration_halfcheetah_vel.yaml``,
-each about 35 minutes on 2 CPUs) are run on their own, then read the same way, on
-fewer episodes: a MuJoCo checkpoint's greedy episodes play at ~250 env steps/s, so 100
+continuous envs' (``calibration_reacher.yaml``, about 35 minutes on 2 CPUs, estimated;
+``calibration_halfcheetah_vel.yaml``, 40 minutes, measured) are run on their own, then
+read the same way, on fewer episodes: a MuJoCo checkpoint's greedy episodes play at ~250 env steps/s, so 100
 episodes of 200 steps take ~1.5 minutes per trial.
 
     python benchmarks/calibration.py --train --output results/calibration
