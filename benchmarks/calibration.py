@@ -24,8 +24,8 @@ calibration YAMLs are run first (``tune_configs/calibration_gridnavi.yaml``,
 ``calibration_two_goal_gridnavi.yaml`` and ``calibration_paper_gridnavi.yaml``). The
 continuous envs' (``calibration_reacher.yaml``, about 35 minutes on 2 CPUs, estimated;
 ``calibration_halfcheetah_vel.yaml``, 40 minutes, measured) are run on their own, then
-read the same way, on fewer episodes: a MuJoCo checkpoint's greedy episodes play at ~250 env steps/s, so 100
-episodes of 200 steps take ~1.5 minutes per trial.
+read the same way, on fewer episodes: a MuJoCo checkpoint's greedy episodes play at
+~250 env steps/s, so 100 episodes of 200 steps take ~1.5 minutes per trial.
 
     python benchmarks/calibration.py --train --output results/calibration
     python benchmarks/calibration.py results/calibration/calibration_gridnavi results/...
