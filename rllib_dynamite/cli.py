@@ -334,32 +334,20 @@ def _tune(args: argparse.Namespace) -> int:
     from rllib_dynamite.experiments import load_experiment
 
     experiment = load_experiment(args.file)
-    if args.presets is not None:
-        unknown = [preset for preset in args.presets if preset not in experiment.presets]
+    for field, chosen, prefix in (("presets", args.presets, ""), ("seeds", args.seeds, "seeds-")):
+        if chosen is None:
+            continue
+        available = getattr(experiment, field)
+        unknown = [value for value in chosen if value not in available]
         if unknown:
             print(
-                f"error: --presets {unknown} not among the file's presets "
-                f"{list(experiment.presets)}",
+                f"error: --{field} {unknown} not among the file's {field} {list(available)}",
                 file=sys.stderr,
             )
             return 2
+        suffix = prefix + "-".join(str(value) for value in chosen)
         experiment = dataclasses.replace(
-            experiment,
-            presets=tuple(args.presets),
-            name=f"{experiment.name}-{'-'.join(args.presets)}",
-        )
-    if args.seeds is not None:
-        unknown = sorted(set(args.seeds) - set(experiment.seeds))
-        if unknown:
-            print(
-                f"error: --seeds {unknown} not among the file's seeds {list(experiment.seeds)}",
-                file=sys.stderr,
-            )
-            return 2
-        experiment = dataclasses.replace(
-            experiment,
-            seeds=tuple(args.seeds),
-            name=f"{experiment.name}-seeds-{'-'.join(str(seed) for seed in args.seeds)}",
+            experiment, **{field: tuple(chosen)}, name=f"{experiment.name}-{suffix}"
         )
     print(
         f"{args.file}: {experiment.num_trials} trial(s) of {experiment.env} "
