@@ -316,6 +316,8 @@ class MemorylessPPOModule(DefaultPPOTorchRLModule):
         super().setup()
         log_std = getattr(self.pi, "log_std", None)
         if log_std is not None:
-            initial = self.model_config.get("initial_action_std", 1.0)
+            initial = self.model_config.get(
+                "initial_action_std", MODEL_DEFAULTS["initial_action_std"]
+            )
             with torch.no_grad():
                 log_std.fill_(math.log(initial))
