@@ -8,8 +8,8 @@ gates, by what the env's scripted references are (``evaluation/scripted.py``):
   policy that walks to the true goal, and ``markov_ppo`` (its cell only) 95% of the best
   scripted memoryless policy (walk to one goal cell and stay). For a negative reference,
   "95%" reads as "within 5% of its magnitude": ``R ≥ R_ref − 0.05·|R_ref|``.
-- **Clear separation** (every other env: Reacher and HalfCheetahVel, whose scripted
-  policies are only simple, and envs with none, ScratchItch or yours): ``oracle`` must
+- **Clear separation** (every other env: Reacher, HalfCheetahVel and ScratchItch, whose
+  scripted policies are only simple, and your own envs, which have none): ``oracle`` must
   be clearly above ``markov_ppo``, and ``markov_ppo`` clearly above a uniformly random
   policy. *Clearly*: the bands mean ± std over training seeds do not overlap
   (``mean_hi − std_hi > mean_lo + std_lo``; std is the sample standard deviation, 0

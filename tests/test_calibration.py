@@ -20,11 +20,13 @@ from rllib_dynamite.evaluation.scripted import (
     STAY,
     UP,
     NoScriptedReferences,
+    TapSkin,
     gridnavi_oracle,
     reach_to,
     reacher_oracle,
     run_episodes,
     scripted_references,
+    tap_points,
     walk_to,
 )
 
@@ -32,6 +34,7 @@ PAPER_GRID = "rllib_dynamite/PaperGridNavi-v0"
 GRID = "rllib_dynamite/GridNavi-v0"
 REACHER = "rllib_dynamite/Reacher-v0"
 CHEETAH = "rllib_dynamite/HalfCheetahVel-v0"
+SCRATCH = "rllib_dynamite/ScratchItch-v0"
 BENCHMARK = Path(__file__).resolve().parent.parent / "benchmarks" / "calibration.py"
 
 
@@ -90,12 +93,44 @@ def test_continuous_references_are_ordered():
     assert scripted_references(make(PAPER_GRID), episodes=2)["oracle"].bound
 
 
-def test_no_references_for_an_env_without_them():
-    env = make("rllib_dynamite/ScratchItch-v0", H=5)
-    with pytest.raises(NoScriptedReferences, match="no scripted references for ScratchItch"):
+def test_the_scratch_itch_tapper_scratches_gently():
+    """Tapping a reachable itch scores a scratch every few steps, below the 10 N a
+    scratch allows, and never touches the person elsewhere."""
+    env = make(SCRATCH, p=0.0)
+    obs, _ = env.reset(seed=0)
+    task = env.unwrapped
+    itch = tap_points(task)["50% of the way down the limb"]
+    task.set_latent(itch)
+    policy = TapSkin()
+    scratches, force_at_itch, force_away = 0, [], []
+    for _ in range(200):
+        obs, _, _, _, info = env.step(policy(env, obs))
+        scratches += info["scratch"]
+        force_at_itch.append(info["force_at_itch"])
+        force_away.append(info["force_away"])
+    # Measured: 26 scratches, at most 6.0 N, nothing elsewhere.
+    assert scratches >= 15
+    assert 0.0 < max(force_at_itch) < 10.0
+    assert max(force_away) == 0.0
+    env.close()
+
+
+def test_scratch_itch_references_are_ordered():
+    references = scripted_references(make(SCRATCH), episodes=4, seed=0)
+    random, memoryless, oracle = (references[k].mean for k in ("random", "memoryless", "oracle"))
+    # Measured on 20 episodes (seed 0): -65.9, -35.2 (tap the limb's middle) and +26.2.
+    assert random + 10.0 < memoryless < oracle - 20.0
+    assert not any(r.bound for r in references.values())
+
+
+def test_no_references_for_an_env_without_them(monkeypatch: pytest.MonkeyPatch):
+    """A user's own env has none; the calibration plays a random policy alone."""
+    monkeypatch.syspath_prepend(str(Path(__file__).parent / "user_project"))
+    env = make("setpoint_env:make_setpoint", H=5)
+    with pytest.raises(NoScriptedReferences, match="no scripted references for DLCMDPWrapper"):
         scripted_references(env, episodes=1)
     calibration = _benchmark_module()
-    references = calibration.references_for("rllib_dynamite/ScratchItch-v0", '{"H": 5}', 2, 0)
+    references = calibration.references_for("setpoint_env:make_setpoint", '{"H": 5}', 2, 0)
     (random,) = references.values()
     assert random.name == "random" and random.returns.shape == (2,)
 

@@ -67,6 +67,13 @@ class LimbSurface:
                 return float(s), float(theta)
         raise ValueError(f"itch {point.tolist()} is not on the surface of the limb")
 
+    def frame(self, point: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``(outward normal, limb axis)`` (3,), (3,) of the skin at a surface point;
+        ``ValueError`` as :meth:`coordinates` for a point off the cylinders."""
+        s, theta = self.coordinates(point)
+        k = 0 if s < self.lengths[0] else 1
+        return np.cos(theta) * self.normal + np.sin(theta) * self.binormals[k], self.axes[k]
+
     def is_skin(self, point: np.ndarray) -> bool:
         """Whether a cylinder point is outside every other body part."""
         return all(_segment_distance(point, a, b) >= r for a, b, r in self._others)
