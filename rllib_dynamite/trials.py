@@ -30,6 +30,7 @@ EVALUATION_RETURN = "evaluation/episode_return_mean"
 # a longer rerun of the same configuration and seed replaces the shorter one.
 RUN_PLAN_KEYS = ("stop_timesteps", "evaluation_interval", "evaluation_episodes")
 SEED_KEY = "settings/seed"
+ENV_CONFIG_PREFIX = "settings/env_config/"
 
 
 @dataclass
@@ -51,7 +52,7 @@ class Trial:
     def p(self) -> float:
         """The session switch probability; NaN for an env without a ``p`` argument."""
         default = env_defaults(self.env).get("p", float("nan"))
-        return float(self.config.get("settings/env_config/p", default))
+        return float(self.config.get(ENV_CONFIG_PREFIX + "p", default))
 
     @property
     def last_step(self) -> float:
@@ -162,22 +163,44 @@ def merge_trials(trials: list[Trial]) -> tuple[list[Trial], list[str]]:
 
 def group_trials(trials: list[Trial]) -> dict[str, dict[str, list[Trial]]]:
     """``{env: {label: trials}}``; a label is the preset, then the config values that
-    tell groups apart (``dynamite, p=0.2``); a value a trial left to its default reads
+    tell an env's groups apart (``dynamite, p=0.2``). An env argument a trial left out reads as
+    the env's default, so a sitting that ran ``p`` at its default and one that set it
+    to that value group together; any other value left to its default reads
     ``default`` (``dynamite, consistency_reduction=default``)."""
-    ignored = {SEED_KEY, "env", "preset", *RUN_PLAN_KEYS}
-    varying = sorted(
-        key
-        for key in {k for t in trials for k in t.config}
-        if key not in ignored
-        and len({json.dumps(t.config.get(key), sort_keys=True) for t in trials}) > 1
-    )  # fmt: skip
-    groups: dict[str, dict[str, list[Trial]]] = defaultdict(lambda: defaultdict(list))
+    by_env: dict[str, list[Trial]] = defaultdict(list)
     for trial in trials:
-        parts = [str(trial.config["preset"])] + [
-            f"{key.rsplit('/', 1)[-1]}={trial.config.get(key, 'default')}" for key in varying
-        ]
-        groups[trial.env][", ".join(parts)].append(trial)
-    return {env: dict(by_label) for env, by_label in groups.items()}
+        by_env[trial.env].append(trial)
+    return {env: _group_by_label(env_trials) for env, env_trials in by_env.items()}
+
+
+def _group_by_label(trials: list[Trial]) -> dict[str, list[Trial]]:
+    ignored = {SEED_KEY, "env", "preset", *RUN_PLAN_KEYS}
+    keys = {k for t in trials for k in t.config} - ignored
+    values = [{key: _setting(t, key) for key in keys} for t in trials]
+    varying = sorted(
+        key for key in keys
+        if len({json.dumps(v[key], sort_keys=True, default=str) for v in values}) > 1
+    )  # fmt: skip
+    by_label: dict[str, list[Trial]] = defaultdict(list)
+    for trial, value in zip(trials, values, strict=True):
+        parts = [str(trial.config["preset"])]
+        parts += [f"{key.rsplit('/', 1)[-1]}={value[key]}" for key in varying]
+        by_label[", ".join(parts)].append(trial)
+    return dict(by_label)
+
+
+def _setting(trial: Trial, key: str) -> Any:
+    """The trial's value of a flattened config key; for an env argument it left out,
+    the env's default; else ``"default"``."""
+    if key in trial.config:
+        return trial.config[key]
+    name = key.removeprefix(ENV_CONFIG_PREFIX)
+    if name != key:
+        try:
+            return env_defaults(trial.env).get(name, "default")
+        except (ValueError, ImportError):  # an env this process cannot resolve
+            return "default"
+    return "default"
 
 
 def describe(trial: Trial) -> str:

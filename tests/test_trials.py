@@ -2,6 +2,7 @@
 
 import pytest
 
+from rllib_dynamite.envs import env_defaults
 from rllib_dynamite.trials import group_trials, load_trials, merge_trials
 
 
@@ -70,6 +71,25 @@ def test_a_setting_left_to_its_default_is_labelled_default(tmp_path, write_trial
         "dynamite, consistency_reduction=default",
         "dynamite, consistency_reduction=mean",
     ]
+
+
+def test_an_env_argument_left_out_reads_as_the_env_default(tmp_path, write_trial):
+    """A sitting that left p at GridNavi's default and one that set it to that value
+    are one group; labels vary per env, so a second env keeps its plain preset."""
+    default_p = env_defaults("rllib_dynamite/GridNavi-v0")["p"]
+    write_trial(tmp_path / "left", preset="dynamite", seed=0, steps=[100], returns=[0.0])
+    write_trial(tmp_path / "set", preset="dynamite", seed=1, steps=[100], returns=[0.0],
+                settings={"env_config": {"p": default_p}})  # fmt: skip
+    write_trial(tmp_path / "other", preset="dynamite", seed=2, steps=[100], returns=[0.0],
+                settings={"env_config": {"p": 0.5}})  # fmt: skip
+    write_trial(tmp_path / "reacher", preset="dynamite", seed=0, steps=[100], returns=[0.0],
+                env="rllib_dynamite/Reacher-v0")  # fmt: skip
+    groups = group_trials(load_trials(tmp_path))
+    assert {label: len(t) for label, t in groups["rllib_dynamite/GridNavi-v0"].items()} == {
+        f"dynamite, p={default_p}": 2,
+        "dynamite, p=0.5": 1,
+    }
+    assert list(groups["rllib_dynamite/Reacher-v0"]) == ["dynamite"]
 
 
 @pytest.mark.parametrize("make", ["missing", "empty"])
