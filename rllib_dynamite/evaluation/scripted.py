@@ -83,7 +83,7 @@ REACHER_POINTS = {
 
 
 # ScratchItch's tapping controller [choice; each constant varied one at a time around
-# a first guess, by return on 20 episodes: oracle 26.2 here against 9-22]: hover
+# a first guess, kept where the oracle's return on 20 episodes was best]: hover
 # TAP_HOVER m above the skin point, then touch the skin TAP_STROKE m to one side of it
 # along the limb (aiming TAP_PRESS m into the skin), lift TAP_LIFT m once the tool feels
 # the contact, and touch the other side: the touches land 2·TAP_STROKE apart, more than
