@@ -51,8 +51,8 @@ class Trial:
     @property
     def p(self) -> float:
         """The session switch probability; NaN for an env without a ``p`` argument."""
-        default = env_defaults(self.env).get("p", float("nan"))
-        return float(self.config.get(ENV_CONFIG_PREFIX + "p", default))
+        value = _setting(self, ENV_CONFIG_PREFIX + "p")
+        return float("nan") if value == "default" else float(value)
 
     @property
     def last_step(self) -> float:
@@ -163,9 +163,9 @@ def merge_trials(trials: list[Trial]) -> tuple[list[Trial], list[str]]:
 
 def group_trials(trials: list[Trial]) -> dict[str, dict[str, list[Trial]]]:
     """``{env: {label: trials}}``; a label is the preset, then the config values that
-    tell an env's groups apart (``dynamite, p=0.2``). An env argument a trial left out reads as
-    the env's default, so a sitting that ran ``p`` at its default and one that set it
-    to that value group together; any other value left to its default reads
+    tell an env's groups apart (``dynamite, p=0.2``). An env argument a trial left out
+    reads as the env's default, so a sitting that ran ``p`` at its default and one that
+    set it to that value group together; any other value left to its default reads
     ``default`` (``dynamite, consistency_reduction=default``)."""
     by_env: dict[str, list[Trial]] = defaultdict(list)
     for trial in trials:
