@@ -85,6 +85,8 @@ class DynamiteSettings:
     state_decoder: bool = False  # also decode the next state
     state_decoder_hiddens: list[int] = field(default_factory=lambda: [64, 32])  # state decoder
     prior_hiddens: list[int] = field(default_factory=lambda: [32])  # latent-dynamics prior MLP
+    belief_reward_clip: float = 0.0  # clip r_t to ±this for the belief model (0: off)
+    belief_reward_scale: float = 1.0  # times r_t (after the clip) for the belief model
     belief_norm_window: int = 0  # samples the policy's belief normaliser remembers (0: all)
     # --- belief-model training (method.md §3)
     vae_lr: float = 1e-3  # belief-model learning rate
@@ -258,7 +260,7 @@ def _check_values(settings: DynamiteSettings) -> None:
     positive = (
         "lr", "vae_lr", "gru_hidden_dim", "latent_dim", "num_epochs", "num_minibatches",
         "num_envs_per_env_runner", "vae_buffer_episodes", "vae_batch_episodes",
-        "initial_action_std",
+        "initial_action_std", "belief_reward_scale",
     )  # fmt: skip
     for name in positive:
         if getattr(settings, name) <= 0:
@@ -268,7 +270,7 @@ def _check_values(settings: DynamiteSettings) -> None:
         "vae_updates_per_iteration", "vae_subsample_beliefs", "vae_subsample_transitions",
         "num_env_runners", "episodes_per_iteration", "entropy_coeff", "grad_clip",
         "vae_grad_clip", "state_embed_dim", "action_embed_dim", "reward_embed_dim",
-        "belief_norm_window", "belief_warmup_steps",
+        "belief_norm_window", "belief_warmup_steps", "belief_reward_clip",
     )  # fmt: skip
     for name in non_negative:
         if getattr(settings, name) < 0:
@@ -446,6 +448,7 @@ def _module_model_config(settings: DynamiteSettings, max_seq_len: int) -> dict[s
         "detach_belief", "termination_head", "reward_decoder_hiddens", "reward_decoder_grid",
         "state_decoder",
         "state_decoder_hiddens", "prior_hiddens", "belief_norm_window", "initial_action_std",
+        "belief_reward_clip", "belief_reward_scale",
     )  # fmt: skip
     return {**{k: getattr(settings, k) for k in keys}, "max_seq_len": max_seq_len}
 

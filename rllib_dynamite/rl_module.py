@@ -57,6 +57,8 @@ MODEL_DEFAULTS: dict[str, Any] = {
     "state_decoder_hiddens": [64, 32],
     "prior_hiddens": [32],
     "belief_norm_window": 0,
+    "belief_reward_clip": 0.0,
+    "belief_reward_scale": 1.0,
     "initial_action_std": 1.0,
     "max_seq_len": 201,
 }
@@ -103,6 +105,8 @@ class DynamiteRLModule(TorchRLModule, InferenceOnlyAPI, ValueFunctionAPI):
             termination_head=cfg["termination_head"] and not self.inference_only,
         )
         self.gru_hidden_dim = cfg["gru_hidden_dim"]
+        self.reward_clip = float(cfg["belief_reward_clip"])
+        self.reward_scale = float(cfg["belief_reward_scale"])
         context_dim = 2 * latent_dim if self.policy_input == "belief" else self.gru_hidden_dim
         rl_input_dim = self.obs_dim + context_dim
         self.belief_normalizer = RunningNormalizer(2 * latent_dim, window=cfg["belief_norm_window"])
@@ -162,11 +166,22 @@ class DynamiteRLModule(TorchRLModule, InferenceOnlyAPI, ValueFunctionAPI):
     def split_observation(
         self, obs: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """``[s, a_prev, r_prev]`` [..., S+A+1] -> ``(s, a_prev, r_prev[..., None])``."""
+        """``[s, a_prev, r_prev]`` [..., S+A+1] -> ``(s, a_prev, r_prev[..., None])``.
+
+        ``r_prev`` as the belief model reads and predicts it: clipped to
+        ``±belief_reward_clip`` (when set), then times ``belief_reward_scale``. A reward
+        whose latent-dependent part is a few hundredths (ScratchItch) otherwise reaches
+        the GRU too faint to learn from (docs/results.md, "Why the belief holds no itch").
+        """
+        reward = obs[..., -1:]
+        if self.reward_clip:
+            reward = reward.clamp(-self.reward_clip, self.reward_clip)
+        if self.reward_scale != 1.0:
+            reward = reward * self.reward_scale
         return (
             obs[..., : self.obs_dim],
             obs[..., self.obs_dim : self.obs_dim + self.action_dim],
-            obs[..., -1:],
+            reward,
         )
 
     def encode(

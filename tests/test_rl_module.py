@@ -189,3 +189,34 @@ def test_initial_action_std_is_the_same_for_every_preset():
     # On a discrete action space there is no std to set.
     discrete = memoryless_module_spec(DynamiteSettings(), gym.spaces.Discrete(5))
     assert discrete.model_config["free_log_std"] is False
+
+
+def test_belief_reward_clip_and_scale_reach_the_encoder_and_the_decoder_target():
+    from rllib_dynamite.config import DynamiteSettings, _module_model_config
+    from rllib_dynamite.learner import transition_nll
+
+    action_space = gym.spaces.Box(-1.0, 1.0, (6,), np.float32)
+    plain = _module(17, action_space)
+    model_config = _module_model_config(
+        DynamiteSettings(belief_reward_clip=0.5, belief_reward_scale=10.0), 11
+    )
+    scaled = _module(
+        17, action_space, **{**model_config, "gru_hidden_dim": GRU, "latent_dim": LATENT}
+    )
+    scaled.load_state_dict(plain.state_dict())
+    obs = torch.randn(2, 5, plain.observation_space.shape[0])
+    obs[..., -1] = torch.tensor([-0.2, 0.03, 5.0, -3.0, 0.0])  # a +5 scratch, a -3 force spike
+    _, _, reward = scaled.split_observation(obs)
+    np.testing.assert_allclose(reward[0, :, 0].numpy(), [-2.0, 0.3, 5.0, -5.0, 0.0], rtol=1e-6)
+    # The encoder reads the transformed reward: the same as the plain module on it.
+    transformed = obs.clone()
+    transformed[..., -1] = reward[..., 0]
+    h0 = torch.zeros(2, GRU)
+    torch.testing.assert_close(scaled.encode(obs, h0).belief, plain.encode(transformed, h0).belief)
+    # ... and the decoder fits it.
+    latent = torch.zeros(2, 3, LATENT)
+    settings = DynamiteSettings()
+    torch.testing.assert_close(
+        transition_nll(scaled, settings, latent, obs),
+        transition_nll(plain, settings, latent, transformed),
+    )

@@ -1,0 +1,168 @@
+"""How many belief-model updates does an env's latent take to learn, on the episodes a
+trained policy plays? Any env; no RL.
+
+A trained belief-method trial (``dynamite``, ``varibad``, …) plays ``--episodes``
+episodes with sampled actions, as in training (``Evaluator``, seeded). A fresh module of
+the same preset and settings then trains its belief model alone (``learner.vae_loss``,
+the run's weights, learning rate, batch size and clip) on those episodes, and every
+``--every`` updates this reports, on ``--held-out`` further episodes of the same policy:
+
+- the linear read-out R² of the true latent from the belief mean (what
+  ``evaluation/belief_readout_r2`` reports during training);
+- the reconstruction loss with each episode's own beliefs and with another episode's
+  (``shuffled``): the gap is what the belief tells the decoder about this episode.
+
+The training run itself takes ``vae_updates_per_iteration`` such updates per iteration
+(one at the MuJoCo defaults: 188 in a 600k-step ScratchItch run), on the episodes of a
+policy that changes as it goes; this probe holds the behaviour fixed and asks only how
+fast the belief model learns from it.
+
+    .venv/bin/python scripts/belief_fit.py \\
+        results/scratch_itch_local-dynamite-varibad-seeds-0/dynamite_seed=0_4ae95_00000 \\
+        --updates 1000 --every 100 --clip-reward 0.5 --scale-reward 10
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from rllib_dynamite.evaluation import Evaluator
+from rllib_dynamite.evaluation.checkpoints import find_checkpoint
+from rllib_dynamite.evaluation.metrics import linear_readout
+from rllib_dynamite.learner import vae_loss
+
+
+def collect(
+    evaluator: Evaluator, count: int
+) -> tuple[torch.Tensor, torch.Tensor, np.ndarray]:
+    """``count`` episodes of the policy, sampled actions: augmented observations
+    [N, T+1, F], session ids [N, T], latents [N, T, L]. Episodes must share a length."""
+    episodes = evaluator._runner.sample(num_episodes=count, explore=True)[:count]
+    observations, session_ids, latents = [], [], []
+    for episode in episodes:
+        infos = episode.get_infos()[1:]
+        observations.append(np.asarray(episode.get_observations(), dtype=np.float32))
+        session_ids.append([info["session_id"] for info in infos])
+        latents.append([np.asarray(info["latent"], dtype=np.float64) for info in infos])
+    return (
+        torch.as_tensor(np.stack(observations)),
+        torch.as_tensor(np.array(session_ids)),
+        np.array(latents),
+    )
+
+
+def readout_and_gap(
+    module: torch.nn.Module,
+    settings: object,
+    obs: torch.Tensor,
+    session_ids: torch.Tensor,
+    latents: np.ndarray,
+) -> tuple[float, float, float]:
+    """``(R², reconstruction with own beliefs, with shuffled beliefs)`` on held-out data."""
+    valid = torch.ones_like(session_ids, dtype=torch.bool)
+    with torch.no_grad():
+        encoded = module.encode(obs, torch.zeros(obs.shape[0], module.gru_hidden_dim))
+        means = encoded.belief_mean[:, 1:].reshape(-1, encoded.belief_mean.shape[-1])
+        _, _, r2 = linear_readout(means.numpy(), latents.reshape(-1, latents.shape[-1]))
+        torch.manual_seed(0)
+        own = vae_loss(module, obs, session_ids, valid, settings, 1.0)["reconstruction_loss"]
+        # Another episode's beliefs: roll the batch by one for the encoder's output only,
+        # by decoding this episode's transitions under the next episode's beliefs.
+        torch.manual_seed(0)
+        original = module.encode
+        module.encode = lambda o, s, **k: _rolled(original(o, s, **k))  # type: ignore[method-assign]
+        try:
+            shuffled = vae_loss(module, obs, session_ids, valid, settings, 1.0)[
+                "reconstruction_loss"
+            ]
+        finally:
+            module.encode = original  # type: ignore[method-assign]
+    return r2, float(own), float(shuffled)
+
+
+def _rolled(encoded: object) -> object:
+    return encoded._replace(  # type: ignore[attr-defined]
+        belief_mean=encoded.belief_mean.roll(1, dims=0),  # type: ignore[attr-defined]
+        belief_logvar=encoded.belief_logvar.roll(1, dims=0),  # type: ignore[attr-defined]
+    )
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("trial", type=Path, help="a trial directory or checkpoint")
+    parser.add_argument("--episodes", type=int, default=400, help="training episodes")
+    parser.add_argument("--held-out", type=int, default=50, help="held-out episodes")
+    parser.add_argument("--updates", type=int, default=2000)
+    parser.add_argument("--every", type=int, default=200)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--clip-reward", type=float, default=None, metavar="C",
+        help="clip the rewards (the encoder's input and the decoder's target) to ±C",
+    )  # fmt: skip
+    parser.add_argument(
+        "--scale-reward", type=float, default=1.0, metavar="K",
+        help="multiply the rewards (after any clip) by K",
+    )  # fmt: skip
+    parser.add_argument(
+        "--set", action="append", default=[], metavar="NAME=JSON",
+        help="override a belief-model setting, e.g. vae_lr=3e-3",
+    )  # fmt: skip
+    args = parser.parse_args(argv)
+    evaluator = Evaluator.from_checkpoint(find_checkpoint(args.trial), seed=args.seed)
+    try:
+        obs, session_ids, latents = collect(evaluator, args.episodes + args.held_out)
+        spec = evaluator.config.get_rl_module_spec(
+            spaces=evaluator._runner.get_spaces(), inference_only=False
+        )
+    finally:
+        evaluator.stop()
+    if args.clip_reward is not None:
+        obs[..., -1] = obs[..., -1].clamp(-args.clip_reward, args.clip_reward)
+    obs[..., -1] *= args.scale_reward
+    settings = evaluator.settings
+    for item in args.set:
+        name, value = item.split("=", 1)
+        settings = dataclasses.replace(settings, **{name: json.loads(value)})
+    torch.manual_seed(args.seed)
+    module = spec.build()
+    train, test = slice(0, args.episodes), slice(args.episodes, None)
+    valid = torch.ones_like(session_ids[train], dtype=torch.bool)
+    parts = [module.encoder, module.reward_decoder, module.latent_prior]
+    if module.state_decoder is not None:
+        parts.append(module.state_decoder)
+    params = [p for part in parts for p in part.parameters()]
+    optimizer = torch.optim.Adam(params, lr=settings.vae_lr)
+    print(
+        f"{args.trial.name}: {args.episodes} episodes, batches of {settings.vae_batch_episodes}, "
+        f"vae_lr {settings.vae_lr}, kl_weight {settings.kl_weight}"
+    )
+    print("updates | readout R² | reconstruction (own) | (shuffled)")
+    generator = torch.Generator().manual_seed(args.seed)
+    for update in range(args.updates + 1):
+        if update % args.every == 0:
+            r2, own, shuffled = readout_and_gap(
+                module, settings, obs[test], session_ids[test], latents[test]
+            )
+            print(f"{update} | {r2:.3f} | {own:.4f} | {shuffled:.4f}", flush=True)
+        if update == args.updates:
+            break
+        index = torch.randint(0, args.episodes, (settings.vae_batch_episodes,), generator=generator)
+        terms = vae_loss(
+            module, obs[train][index], session_ids[train][index], valid[index], settings,
+            settings.termination_pos_weight,
+        )  # fmt: skip
+        optimizer.zero_grad()
+        terms["total"].backward()
+        if settings.vae_grad_clip:
+            torch.nn.utils.clip_grad_norm_(params, settings.vae_grad_clip)
+        optimizer.step()
+
+
+if __name__ == "__main__":
+    main()
