@@ -38,9 +38,7 @@ from rllib_dynamite.evaluation.metrics import linear_readout
 from rllib_dynamite.learner import vae_loss
 
 
-def collect(
-    evaluator: Evaluator, count: int
-) -> tuple[torch.Tensor, torch.Tensor, np.ndarray]:
+def collect(evaluator: Evaluator, count: int) -> tuple[torch.Tensor, torch.Tensor, np.ndarray]:
     """``count`` episodes of the policy, sampled actions: augmented observations
     [N, T+1, F], session ids [N, T], latents [N, T, L]. Episodes must share a length."""
     episodes = evaluator._runner.sample(num_episodes=count, explore=True)[:count]
