@@ -38,20 +38,53 @@ from rllib_dynamite.evaluation.metrics import linear_readout
 from rllib_dynamite.learner import vae_loss
 
 
-def collect(evaluator: Evaluator, count: int) -> tuple[torch.Tensor, torch.Tensor, np.ndarray]:
+def collect(
+    evaluator: Evaluator, count: int
+) -> tuple[torch.Tensor, torch.Tensor, np.ndarray, dict[str, np.ndarray]]:
     """``count`` episodes of the policy, sampled actions: augmented observations
-    [N, T+1, F], session ids [N, T], latents [N, T, L]. Episodes must share a length."""
+    [N, T+1, F], session ids [N, T], latents [N, T, L], and every ``reward*`` entry of
+    the step infos (the env's reward terms) [N·T]. Episodes must share a length."""
     episodes = evaluator._runner.sample(num_episodes=count, explore=True)[:count]
     observations, session_ids, latents = [], [], []
+    terms: dict[str, list[float]] = {}
     for episode in episodes:
         infos = episode.get_infos()[1:]
         observations.append(np.asarray(episode.get_observations(), dtype=np.float32))
         session_ids.append([info["session_id"] for info in infos])
         latents.append([np.asarray(info["latent"], dtype=np.float64) for info in infos])
+        for info in infos:
+            for key, value in info.items():
+                if key.startswith("reward"):
+                    terms.setdefault(key, []).append(float(value))
     return (
         torch.as_tensor(np.stack(observations)),
         torch.as_tensor(np.array(session_ids)),
         np.array(latents),
+        {key: np.array(values) for key, values in terms.items()},
+    )
+
+
+def report_reward(obs: torch.Tensor, latents: np.ndarray, terms: dict[str, np.ndarray],
+                  env: object) -> None:  # fmt: skip
+    """Print the per-step reward's variance and each reward term's; on ScratchItch also
+    the part of the distance term that depends on the itch once the tool's position is
+    known: E[(d(tool, itch) − mean over other itches of d(tool, itch'))²]."""
+    rewards = obs[:, 1:, -1].reshape(-1).numpy()
+    print(f"per-step reward: mean {rewards.mean():.4f}, variance {rewards.var():.5f}")
+    for key, values in sorted(terms.items()):
+        print(f"  {key}: mean {values.mean():.4f}, variance {values.var():.5f}")
+    env = getattr(env, "unwrapped", env)
+    limb = getattr(env, "limb", None)
+    if limb is None:
+        return
+    nq = env.model.nq  # type: ignore[attr-defined]
+    tool = obs[:, 1:, 2 * nq : 2 * nq + 3].reshape(-1, 3).numpy().astype(np.float64)
+    itch = latents.reshape(-1, latents.shape[-1])
+    others = itch[np.random.default_rng(0).choice(len(itch), 300)]
+    distance = np.linalg.norm(tool - itch, axis=1)
+    expected = np.linalg.norm(tool[:, None] - others[None], axis=2).mean(axis=1)
+    print(
+        f"  itch-dependent variance of the distance term: {((distance - expected) ** 2).mean():.5f}"
     )
 
 
@@ -114,7 +147,9 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     evaluator = Evaluator.from_checkpoint(find_checkpoint(args.trial), seed=args.seed)
     try:
-        obs, session_ids, latents = collect(evaluator, args.episodes + args.held_out)
+        obs, session_ids, latents, terms = collect(evaluator, args.episodes + args.held_out)
+        sub_envs = getattr(evaluator._runner.env.unwrapped, "envs", [None])
+        report_reward(obs, latents, terms, sub_envs[0])
         spec = evaluator.config.get_rl_module_spec(
             spaces=evaluator._runner.get_spaces(), inference_only=False
         )
