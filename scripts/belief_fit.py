@@ -36,6 +36,7 @@ from rllib_dynamite.evaluation import Evaluator
 from rllib_dynamite.evaluation.checkpoints import find_checkpoint
 from rllib_dynamite.evaluation.metrics import linear_readout
 from rllib_dynamite.learner import vae_loss
+from rllib_dynamite.offline.belief import EpisodeTensors, train_belief_model
 
 
 def collect(
@@ -162,40 +163,37 @@ def main(argv: list[str] | None = None) -> None:
     for item in args.set:
         name, value = item.split("=", 1)
         settings = dataclasses.replace(settings, **{name: json.loads(value)})
+    settings = dataclasses.replace(settings, seed=args.seed)
     torch.manual_seed(args.seed)
     module = spec.build()
     train, test = slice(0, args.episodes), slice(args.episodes, None)
-    valid = torch.ones_like(session_ids[train], dtype=torch.bool)
-    parts = [module.encoder, module.reward_decoder, module.latent_prior]
-    if module.state_decoder is not None:
-        parts.append(module.state_decoder)
-    params = [p for part in parts for p in part.parameters()]
-    optimizer = torch.optim.Adam(params, lr=settings.vae_lr)
+    data = EpisodeTensors(
+        obs[train], session_ids[train], torch.ones_like(session_ids[train], dtype=torch.bool), True
+    )
     print(
         f"{args.trial.name}: {args.episodes} episodes, batches of {settings.vae_batch_episodes}, "
         f"vae_lr {settings.vae_lr}, kl_weight {settings.kl_weight}"
     )
     print("updates | readout R² | reconstruction (own) | (shuffled)")
-    generator = torch.Generator().manual_seed(args.seed)
-    for update in range(args.updates + 1):
-        if update % args.every == 0:
-            r2, own, shuffled = readout_and_gap(
-                module, settings, obs[test], session_ids[test], latents[test]
-            )
-            print(f"{update} | {r2:.3f} | {own:.4f} | {shuffled:.4f}", flush=True)
-        if update == args.updates:
-            break
-        index = torch.randint(0, args.episodes, (settings.vae_batch_episodes,), generator=generator)
-        terms = vae_loss(
-            module, obs[train][index], session_ids[train][index], valid[index], settings,
-            settings.termination_pos_weight,
+
+    def report(updates: int) -> None:
+        r2, own, shuffled = readout_and_gap(
+            module, settings, obs[test], session_ids[test], latents[test]
+        )
+        print(f"{updates} | {r2:.3f} | {own:.4f} | {shuffled:.4f}", flush=True)
+
+    report(0)
+    if args.updates:
+        # The offline pipeline's trainer (one Adam, batches of vae_batch_episodes); its log
+        # hook runs after each step, so step + 1 updates have been taken.
+        train_belief_model(
+            module, data, settings, steps=args.updates, log_interval=1,
+            log=lambda step, _: (step + 1) % args.every == 0 and report(step + 1),
         )  # fmt: skip
-        optimizer.zero_grad()
-        terms["total"].backward()
-        if settings.vae_grad_clip:
-            torch.nn.utils.clip_grad_norm_(params, settings.vae_grad_clip)
-        optimizer.step()
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except (FileNotFoundError, ValueError) as error:  # a missing directory or checkpoint
+        raise SystemExit(f"error: {error}") from None

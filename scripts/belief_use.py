@@ -25,7 +25,6 @@ same states (RMS of the action-mean change, over the RMS of the action mean).
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +34,7 @@ from torch import nn
 
 from rllib_dynamite.evaluation import Evaluator
 from rllib_dynamite.evaluation.checkpoints import find_checkpoint
+from rllib_dynamite.trials import load_trials
 
 MODES = ("own", "blind", "shuffled")
 
@@ -116,15 +116,15 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     header = ["trial", *MODES, "within_std", "across_std", "clipped", "action_shift", "readout_r2"]
     print(" | ".join(header))
-    for results_dir in args.results:
-        for params in sorted(results_dir.rglob("params.json")):
-            config = json.loads(params.read_text())
-            if config.get("preset") in ("oracle", "markov_ppo", "rl2"):
-                continue
-            row = probe(find_checkpoint(params.parent), args.episodes, args.seed)
-            cells = [params.parent.name] + [f"{row[k]:.3f}" for k in header[1:]]
-            print(" | ".join(cells), flush=True)
+    for trial in load_trials(args.results):
+        if trial.config["preset"] in ("oracle", "markov_ppo", "rl2"):
+            continue
+        row = probe(find_checkpoint(trial.path), args.episodes, args.seed)
+        print(" | ".join([trial.path.name] + [f"{row[k]:.3f}" for k in header[1:]]), flush=True)
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except (FileNotFoundError, ValueError) as error:  # a missing directory or checkpoint
+        raise SystemExit(f"error: {error}") from None

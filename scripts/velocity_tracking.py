@@ -14,13 +14,13 @@ episodes of the lowest, middle and highest third of targets.
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 import numpy as np
 
 from rllib_dynamite.evaluation import Evaluator
 from rllib_dynamite.evaluation.checkpoints import find_checkpoint
+from rllib_dynamite.trials import load_trials
 
 ENV = "rllib_dynamite/HalfCheetahVel-v0"
 FORWARD_VELOCITY = 8  # HalfCheetah-v5's observation: qpos[1:] (8), then qvel[0]
@@ -56,18 +56,20 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     header = ["return", "slope", "fastest", "return_low", "return_mid", "return_high"]
     print(" | ".join(["trial", *header]))
-    for results_dir in args.results:
-        for params in sorted(results_dir.rglob("params.json")):
-            if json.loads(params.read_text()).get("env") != ENV:
-                continue
-            try:
-                checkpoint = find_checkpoint(params.parent)
-            except FileNotFoundError as error:
-                print(f"{params.parent.name} | skipped: {error}")
-                continue
-            row = tracking(checkpoint, args.episodes, args.seed)
-            print(" | ".join([params.parent.name, *(f"{row[k]:.2f}" for k in header)]), flush=True)
+    for trial in load_trials(args.results):
+        if trial.env != ENV:
+            continue
+        try:
+            checkpoint = find_checkpoint(trial.path)
+        except FileNotFoundError as error:
+            print(f"{trial.path.name} | skipped: {error}")
+            continue
+        row = tracking(checkpoint, args.episodes, args.seed)
+        print(" | ".join([trial.path.name, *(f"{row[k]:.2f}" for k in header)]), flush=True)
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except (FileNotFoundError, ValueError) as error:  # a missing directory or checkpoint
+        raise SystemExit(f"error: {error}") from None
