@@ -262,8 +262,9 @@ def _check_values(settings: DynamiteSettings) -> None:
         "num_envs_per_env_runner", "vae_buffer_episodes", "vae_batch_episodes",
         "initial_action_std", "belief_reward_scale",
     )  # fmt: skip
+    # Written as "not (value > 0)" so that NaN fails the check instead of slipping past.
     for name in positive:
-        if getattr(settings, name) <= 0:
+        if not getattr(settings, name) > 0:
             raise ConfigError(f"setting {name!r} must be > 0, got {getattr(settings, name)!r}")
     non_negative = (
         "kl_weight", "consistency_weight", "termination_weight", "termination_pos_weight",
@@ -273,7 +274,7 @@ def _check_values(settings: DynamiteSettings) -> None:
         "belief_norm_window", "belief_warmup_steps", "belief_reward_clip",
     )  # fmt: skip
     for name in non_negative:
-        if getattr(settings, name) < 0:
+        if not getattr(settings, name) >= 0:
             raise ConfigError(f"setting {name!r} must be >= 0, got {getattr(settings, name)!r}")
     for name in ("gamma", "lambda_"):
         if not 0.0 <= getattr(settings, name) <= 1.0:

@@ -69,6 +69,8 @@ def test_overrides_reach_the_config():
         ({"gamma": 1.5}, "setting 'gamma' must be in"),
         ({"env_config": {"q": 0.1}}, "env_config: unknown argument 'q'"),
         ({"belief_warmup_steps": -5}, "setting 'belief_warmup_steps' must be >= 0"),
+        ({"belief_reward_scale": float("nan")}, "setting 'belief_reward_scale' must be > 0"),
+        ({"belief_reward_clip": float("nan")}, "setting 'belief_reward_clip' must be >= 0"),
     ],
 )
 def test_bad_settings_raise_one_clear_error(overrides, message):
