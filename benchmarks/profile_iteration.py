@@ -5,7 +5,9 @@ times: the EnvRunner's ``sample()`` per batch, the learner's update of one sampl
 (the learner connectors, GAE, PPO's epochs and the belief-model updates), whole
 ``algo.train()`` iterations with RLlib's ``learner_update_timer``, and one belief-model
 update. ``--profile`` adds a cProfile of sampling and of the learner updates (the
-functions with the most own time, or ``--sort cumtime``).
+functions with the most own time, or ``--sort cumtime``). ``--compare-gru`` times the
+learner update and the belief-model update with the encoder's GRU run by ``nn.GRU`` and
+by ``gru_through_time`` (its written-out backward pass), alternating, best block each.
 
     .venv/bin/python benchmarks/profile_iteration.py [--env ...] [--preset dynamite] [--profile]
 
@@ -24,12 +26,30 @@ import cProfile
 import io
 import pstats
 import time
+from collections.abc import Callable
 
 import ray
 import torch
 
 import rllib_dynamite  # noqa: F401
 from rllib_dynamite.config import make_config
+from rllib_dynamite.models import encoder
+
+
+def _nn_gru(gru: torch.nn.GRU, inputs: torch.Tensor, state: torch.Tensor) -> tuple:
+    """The encoder's sequence pass as before ``gru_through_time``: ``nn.GRU`` always."""
+    hidden, final_state = gru(inputs, state.unsqueeze(0))
+    return hidden, final_state.squeeze(0)
+
+
+def _best_of_blocks(runs: dict[str, Callable[[], float]], blocks: int) -> dict[str, float]:
+    """Each run's fastest of ``blocks`` calls, the runs taking turns (so that a change in
+    the machine's load falls on all of them alike)."""
+    best = dict.fromkeys(runs, float("inf"))
+    for _ in range(blocks):
+        for name, run in runs.items():
+            best[name] = min(best[name], run())
+    return best
 
 
 def _print_profile(profiler: cProfile.Profile, title: str, lines: int, sort: str) -> None:
@@ -46,6 +66,10 @@ def main() -> None:
     parser.add_argument("--profile", action="store_true", help="cProfile sampling and learning")
     parser.add_argument("--lines", type=int, default=25, help="functions listed per profile")
     parser.add_argument("--sort", default="tottime", choices=["tottime", "cumtime"])
+    parser.add_argument(
+        "--compare-gru", action="store_true", help="nn.GRU against gru_through_time"
+    )
+    parser.add_argument("--blocks", type=int, default=5, help="alternations for --compare-gru")
     args = parser.parse_args()
 
     torch.set_num_threads(1)
@@ -107,6 +131,9 @@ def main() -> None:
                 learner._vae_update(module_id)
             print(f"one belief-model update: {(time.perf_counter() - start) / 20 * 1e3:.1f} ms")
 
+        if args.compare_gru:
+            _compare_gru(learner, batches, copies, update, args.blocks)
+
         if args.profile:
             profiler = cProfile.Profile()
             profiler.enable()
@@ -123,6 +150,45 @@ def main() -> None:
             _print_profile(profiler, "learner updates", args.lines, args.sort)
     finally:
         algo.stop()
+
+
+def _compare_gru(
+    learner: object, batches: list, copies: Callable, update: Callable, blocks: int
+) -> None:
+    written_out = encoder.gru_through_time
+    has_belief_model = bool(getattr(learner, "_vae_buffers", None))
+
+    def timed(gru_pass: Callable, what: str) -> Callable[[], float]:
+        def run() -> float:
+            encoder.gru_through_time = gru_pass
+            try:
+                if what == "learner update":
+                    fresh = copies()
+                    start = time.perf_counter()
+                    for episodes in fresh:
+                        update(episodes)
+                    return (time.perf_counter() - start) / len(batches)
+                module_id = next(iter(learner._vae_buffers))
+                start = time.perf_counter()
+                for _ in range(10):
+                    learner._vae_update(module_id)
+                return (time.perf_counter() - start) / 10
+            finally:
+                encoder.gru_through_time = written_out
+
+        return run
+
+    whats = ["learner update"] + ["belief-model update"] * has_belief_model
+    for what in whats:
+        best = _best_of_blocks(
+            {"nn.GRU": timed(_nn_gru, what), "gru_through_time": timed(written_out, what)},
+            blocks,
+        )
+        print(
+            f"{what}: nn.GRU {best['nn.GRU'] * 1e3:.1f} ms, gru_through_time "
+            f"{best['gru_through_time'] * 1e3:.1f} ms "
+            f"({best['gru_through_time'] / best['nn.GRU']:.2f}x the time)"
+        )
 
 
 if __name__ == "__main__":

@@ -7,6 +7,8 @@ from typing import NamedTuple
 import torch
 from torch import nn
 
+from rllib_dynamite.models.gru import gru_through_time
+
 
 class EncoderOutput(NamedTuple):
     """What the encoder returns for inputs of shape [B, T, ...].
@@ -105,8 +107,7 @@ class BeliefEncoder(nn.Module):
             )
             hidden = final_state.unsqueeze(1)
         else:
-            hidden, final_state = self.gru(inputs, state.unsqueeze(0))
-            final_state = final_state.squeeze(0)
+            hidden, final_state = gru_through_time(self.gru, inputs, state)
         belief_mean, belief_logvar = self.belief_head(hidden).chunk(2, dim=-1)
         termination_logit = None
         if with_termination:
