@@ -88,6 +88,7 @@ class DynamiteSettings:
     belief_reward_clip: float = 0.0  # clip r_t to ±this for the belief model (0: off)
     belief_reward_scale: float = 1.0  # times r_t (after the clip) for the belief model
     belief_norm_window: int = 0  # samples the policy's belief normaliser remembers (0: all)
+    normalize_observations: bool = False  # running mean/std of s_t for policy and critic
     # --- belief-model training (method.md §3)
     vae_lr: float = 1e-3  # belief-model learning rate
     kl_weight: float = 0.1  # β_KL
@@ -421,7 +422,11 @@ def memoryless_module_spec(settings: DynamiteSettings, action_space: gym.Space) 
     model = dataclasses.asdict(mlp_model_config(settings, free_log_std=continuous))
     return RLModuleSpec(
         module_class=MemorylessPPOModule,
-        model_config={**model, "initial_action_std": settings.initial_action_std},
+        model_config={
+            **model,
+            "initial_action_std": settings.initial_action_std,
+            "normalize_observations": settings.normalize_observations,
+        },
     )
 
 
@@ -449,7 +454,7 @@ def _module_model_config(settings: DynamiteSettings, max_seq_len: int) -> dict[s
         "detach_belief", "termination_head", "reward_decoder_hiddens", "reward_decoder_grid",
         "state_decoder",
         "state_decoder_hiddens", "prior_hiddens", "belief_norm_window", "initial_action_std",
-        "belief_reward_clip", "belief_reward_scale",
+        "belief_reward_clip", "belief_reward_scale", "normalize_observations",
     )  # fmt: skip
     return {**{k: getattr(settings, k) for k in keys}, "max_seq_len": max_seq_len}
 

@@ -122,6 +122,11 @@ class DynamiteLearner(PPOTorchLearner):
         self, *, module_id: ModuleID, config: Any, batch: dict[str, Any], fwd_out: dict[str, Any]
     ) -> torch.Tensor:
         module: DynamiteRLModule = self.module[module_id].unwrapped()
+        if module.obs_normalizer is not None:
+            # After the forward pass, as the belief normaliser: this minibatch was read
+            # with the statistics it was sampled with.
+            mask = batch[Columns.LOSS_MASK].bool()
+            module.obs_normalizer.update(batch[Columns.OBS][mask][:, : module.obs_dim])
         if module.policy_input == "belief" and not self._warming_up(module_id):
             # Track the statistics of the policy's belief input (see RunningNormalizer),
             # from the first belief the policy learns on.

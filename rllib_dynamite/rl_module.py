@@ -59,6 +59,7 @@ MODEL_DEFAULTS: dict[str, Any] = {
     "belief_norm_window": 0,
     "belief_reward_clip": 0.0,
     "belief_reward_scale": 1.0,
+    "normalize_observations": False,
     "initial_action_std": 1.0,
     "max_seq_len": 201,
 }
@@ -110,6 +111,10 @@ class DynamiteRLModule(TorchRLModule, InferenceOnlyAPI, ValueFunctionAPI):
         context_dim = 2 * latent_dim if self.policy_input == "belief" else self.gru_hidden_dim
         rl_input_dim = self.obs_dim + context_dim
         self.belief_normalizer = RunningNormalizer(2 * latent_dim, window=cfg["belief_norm_window"])
+        # The policy's and critic's s_t only; the belief model reads and predicts raw s.
+        self.obs_normalizer = (
+            RunningNormalizer(self.obs_dim) if cfg["normalize_observations"] else None
+        )
         activation = cfg["activation"]
         self.pi = mlp(rl_input_dim, cfg["policy_hiddens"], activation=activation)
         pi_out = output_dim(rl_input_dim, cfg["policy_hiddens"])
@@ -215,6 +220,8 @@ class DynamiteRLModule(TorchRLModule, InferenceOnlyAPI, ValueFunctionAPI):
     def _rl_input(self, obs: torch.Tensor, context: torch.Tensor) -> torch.Tensor:
         """``[s_t, context]``: the normalised belief, or the GRU output for RL²."""
         s = obs[..., : self.obs_dim]
+        if self.obs_normalizer is not None:
+            s = self.obs_normalizer(s)
         if self.policy_input == "hidden":
             return torch.cat([s, context], dim=-1)
         if self.detach_belief:
@@ -325,10 +332,19 @@ class MemorylessPPOModule(DefaultPPOTorchRLModule):
     memoryless presets. On a continuous action space its Gaussian has a free,
     state-independent log standard deviation, as :class:`DynamiteRLModule`'s, starting
     at ``log(model_config["initial_action_std"])``: every preset starts with the same
-    action noise."""
+    action noise.
+
+    With ``model_config["normalize_observations"]`` the policy and critic read the
+    observation through a running mean/std normaliser, updated from each training
+    minibatch after its forward pass (as ``DynamiteRLModule``'s ``s_t``)."""
 
     def setup(self) -> None:
         super().setup()
+        self.obs_normalizer = (
+            RunningNormalizer(int(np.prod(self.observation_space.shape)))
+            if self.model_config.get("normalize_observations")
+            else None
+        )
         log_std = getattr(self.pi, "log_std", None)
         if log_std is not None:
             initial = self.model_config.get(
@@ -336,3 +352,26 @@ class MemorylessPPOModule(DefaultPPOTorchRLModule):
             )
             with torch.no_grad():
                 log_std.fill_(math.log(initial))
+
+    def _normalized(self, batch: dict[str, Any]) -> dict[str, Any]:
+        if self.obs_normalizer is None:
+            return batch
+        return {**batch, Columns.OBS: self.obs_normalizer(batch[Columns.OBS])}
+
+    def _forward(self, batch: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+        return super()._forward(self._normalized(batch), **kwargs)
+
+    def _forward_train(self, batch: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+        out = super()._forward_train(self._normalized(batch), **kwargs)
+        if self.obs_normalizer is not None:
+            mask = batch.get(Columns.LOSS_MASK)
+            obs = batch[Columns.OBS]
+            self.obs_normalizer.update(obs[mask.bool()] if mask is not None else obs)
+        return out
+
+    def compute_values(
+        self, batch: dict[str, Any], embeddings: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        return super().compute_values(
+            batch if embeddings is not None else self._normalized(batch), embeddings
+        )

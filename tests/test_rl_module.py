@@ -220,3 +220,38 @@ def test_belief_reward_clip_and_scale_reach_the_encoder_and_the_decoder_target()
         transition_nll(scaled, settings, latent, obs),
         transition_nll(plain, settings, latent, transformed),
     )
+
+
+def test_normalize_observations_scales_the_policy_input_in_both_module_kinds():
+    """With ``normalize_observations`` a feature on the scale of centimetres reaches the
+    policy and critic at unit scale; the belief model still reads the raw state."""
+    from rllib_dynamite.config import DynamiteSettings, memoryless_module_spec
+
+    action_space = gym.spaces.Box(-1.0, 1.0, (6,), np.float32)
+    torch.manual_seed(0)
+    states = 0.01 * torch.randn(64, 17) + 0.1  # e.g. a fingertip's position in m
+
+    dynamite = _module(17, action_space, normalize_observations=True)
+    obs = torch.cat([states, torch.zeros(64, 7)], dim=-1).unsqueeze(1)
+    dynamite.obs_normalizer.update(states)
+    rl_input = dynamite._rl_input(obs, torch.zeros(64, 1, 2 * LATENT))
+    normalised = rl_input[..., :17].reshape(-1, 17)
+    torch.testing.assert_close(normalised.mean(0), torch.zeros(17), atol=1e-4, rtol=0)
+    torch.testing.assert_close(normalised.std(0), torch.ones(17), atol=0.02, rtol=0)
+    assert "obs_normalizer.mean" in dynamite.state_dict()  # synced and checkpointed
+
+    spec = memoryless_module_spec(DynamiteSettings(normalize_observations=True), action_space)
+    spec.observation_space = gym.spaces.Box(-1.0, 1.0, (17,), np.float32)
+    spec.action_space = action_space
+    memoryless = spec.build()
+    before = memoryless.forward_inference({Columns.OBS: states})[Columns.ACTION_DIST_INPUTS]
+    # A training pass reads with the current statistics, then folds its batch in.
+    trained = memoryless.forward_train({Columns.OBS: states})[Columns.ACTION_DIST_INPUTS]
+    torch.testing.assert_close(trained, before)
+    torch.testing.assert_close(memoryless.obs_normalizer.mean, states.mean(0), atol=1e-4, rtol=0)
+    after = memoryless.forward_inference({Columns.OBS: states})[Columns.ACTION_DIST_INPUTS]
+    assert not torch.allclose(after, before)
+    values = memoryless.compute_values({Columns.OBS: states})
+    expected = memoryless.vf(memoryless.encoder.critic_encoder(
+        {Columns.OBS: memoryless.obs_normalizer(states)})["encoder_out"]).squeeze(-1)  # fmt: skip
+    torch.testing.assert_close(values, expected)
