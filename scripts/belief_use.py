@@ -1,15 +1,19 @@
-"""Does a trained policy gain from reading its belief, or lose? For belief-method trials
-(``dynamite``, ``varibad`` and their ablations) of ``rllib-dynamite tune`` on any env.
+"""Does a trained policy gain from reading its belief, or lose? For memory trials
+(``dynamite``, ``varibad``, their ablations, and ``rl2``) of ``rllib-dynamite tune`` on any env.
 
 Each trial's final checkpoint plays the same greedy episodes (``Evaluator``, seeded)
-three ways, changing only what the policy reads in place of the belief:
+four ways, changing only what the policy reads in place of the belief (``rl2``, whose
+policy reads the GRU's output rather than a belief: the first and last only):
 
 - ``own``: its own belief, as trained;
 - ``blind``: the normalised belief held at 0, i.e. the running mean belief of training,
   the same input at every step of every episode (the policy as a memoryless one);
 - ``shuffled``: at every step, the normalised belief of a random step of another
   episode of the ``own`` run (beliefs of the right distribution, carrying nothing about
-  this episode).
+  this episode);
+- ``reward_zeroed``: the reward ``r_t`` the GRU reads set to 0 at every step (the
+  module's ``belief_reward_scale`` set to 0 on the acting module), so the memory sees
+  states and actions only.
 
 ``own`` above ``blind`` and ``shuffled``: the belief helps. ``blind`` above ``own``: what
 the belief carries hurts the policy more than it informs it. It also reports what the
@@ -36,7 +40,7 @@ from rllib_dynamite.evaluation import Evaluator
 from rllib_dynamite.evaluation.checkpoints import find_checkpoint
 from rllib_dynamite.trials import load_trials
 
-MODES = ("own", "blind", "shuffled")
+MODES = ("own", "blind", "shuffled", "reward_zeroed")
 
 
 class _Replaced(nn.Module):
@@ -80,14 +84,22 @@ def action_shift(module: Any, episodes: list[Any]) -> float:
     return float(np.sqrt(np.mean(shifts)) / max(np.sqrt(np.mean(scales)), 1e-8))
 
 
-def probe(checkpoint: Path, episodes: int, seed: int) -> dict[str, float]:
+def probe(checkpoint: Path, episodes: int, seed: int, belief: bool) -> dict[str, float]:
+    """The modes' returns and, for a belief policy (``belief``), the belief's statistics."""
     evaluator = Evaluator.from_checkpoint(checkpoint, seed=seed)
     runner_module = evaluator._runner.module
-    normaliser = runner_module.belief_normalizer
-    row: dict[str, float] = {}
+    row: dict[str, float] = dict.fromkeys(MODES, float("nan"))
     try:
         report = evaluator.evaluate(episodes, with_figure=False)
         row["own"] = float(report.metrics["episode_return_mean"])
+        reward_scale, runner_module.reward_scale = runner_module.reward_scale, 0.0
+        row["reward_zeroed"] = float(
+            evaluator.evaluate(episodes, with_figure=False).metrics["episode_return_mean"]
+        )
+        runner_module.reward_scale = reward_scale
+        if not belief:
+            return row
+        normaliser = runner_module.belief_normalizer
         own = report.episodes
         inputs = [normalised(evaluator.module, e) for e in own]
         pool = torch.as_tensor(np.concatenate(inputs), dtype=torch.float32)
@@ -117,10 +129,12 @@ def main(argv: list[str] | None = None) -> None:
     header = ["trial", *MODES, "within_std", "across_std", "clipped", "action_shift", "readout_r2"]
     print(" | ".join(header))
     for trial in load_trials(args.results):
-        if trial.config["preset"] in ("oracle", "markov_ppo", "rl2"):
+        if trial.config["preset"] in ("oracle", "markov_ppo"):
             continue
-        row = probe(find_checkpoint(trial.path), args.episodes, args.seed)
-        print(" | ".join([trial.path.name] + [f"{row[k]:.3f}" for k in header[1:]]), flush=True)
+        belief = trial.config["preset"] != "rl2"
+        row = probe(find_checkpoint(trial.path), args.episodes, args.seed, belief)
+        cells = [f"{row.get(k, float('nan')):.3f}".replace("nan", "–") for k in header[1:]]
+        print(" | ".join([trial.path.name, *cells]), flush=True)
 
 
 if __name__ == "__main__":
