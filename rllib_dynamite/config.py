@@ -192,9 +192,9 @@ ENV_DEFAULTS: dict[str, dict[str, Any]] = {
     # Reacher: the same, with 4 minibatches of 4 episodes: with 32 (one episode each,
     # 160 updates per iteration) the Oracle's action std collapsed and its return fell
     # back, here and on gymnasium's own Reacher-v5. Observations normalised: its joint
-    # velocities (std ~11 rad/s) and fingertip position (std ~9 cm) differ in scale
-    # a hundredfold; normalised, the Oracle ended at -16.6 rather than -26.9 at 700k
-    # (3 seeds; docs/method.md §9).
+    # velocities (rad/s) and fingertip position (m, within ±0.21 m) differ widely in
+    # scale; normalised, the Oracle ended at -16.6 rather than -26.9 at 700k (3 seeds;
+    # docs/method.md §9).
     "rllib_dynamite/Reacher-v0": {
         **_MUJOCO_SMALL_BUDGET,
         "num_minibatches": 4,

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import torch
 from ray.rllib.algorithms.algorithm import Algorithm
+from ray.rllib.core import DEFAULT_MODULE_ID
 from ray.rllib.core.columns import Columns
 from ray.rllib.core.learner.training_data import TrainingData
 
@@ -203,5 +204,25 @@ def test_every_preset_trains_one_iteration(ray_local, env, preset):
         result = algo.train()
         assert result["env_runners"]["num_episodes"] >= 2
         assert np.isfinite(result["env_runners"]["episode_return_mean"])
+    finally:
+        algo.stop()
+
+
+@pytest.mark.parametrize("preset", ["oracle", "dynamite"])
+def test_observation_normaliser_learns_and_reaches_the_env_runner(ray_local, preset):
+    """With ``normalize_observations`` (Reacher's default) the learner folds the sampled
+    states into the normaliser, and the EnvRunner acts with the same statistics."""
+    reacher = "rllib_dynamite/Reacher-v0"
+    algo = make_config(reacher, preset, **SMALL).build_algo()
+    try:
+        algo.train()
+        learner = algo.learner_group._learner.module[DEFAULT_MODULE_ID].unwrapped()
+        runner = algo.env_runner.module.unwrapped()
+        assert learner.obs_normalizer.count > 1  # statistics from real samples
+        assert not torch.allclose(
+            learner.obs_normalizer.var, torch.ones_like(learner.obs_normalizer.var)
+        )
+        torch.testing.assert_close(runner.obs_normalizer.mean, learner.obs_normalizer.mean)
+        torch.testing.assert_close(runner.obs_normalizer.var, learner.obs_normalizer.var)
     finally:
         algo.stop()
