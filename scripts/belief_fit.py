@@ -75,11 +75,10 @@ def report_reward(obs: torch.Tensor, latents: np.ndarray, terms: dict[str, np.nd
     for key, values in sorted(terms.items()):
         print(f"  {key}: mean {values.mean():.4f}, variance {values.var():.5f}")
     env = getattr(env, "unwrapped", env)
-    limb = getattr(env, "limb", None)
-    if limb is None:
+    tool_position = getattr(env, "tool_position_slice", None)  # ScratchItch's
+    if tool_position is None:
         return
-    nq = env.model.nq  # type: ignore[attr-defined]
-    tool = obs[:, 1:, 2 * nq : 2 * nq + 3].reshape(-1, 3).numpy().astype(np.float64)
+    tool = obs[:, 1:, tool_position].reshape(-1, 3).numpy().astype(np.float64)
     itch = latents.reshape(-1, latents.shape[-1])
     others = itch[np.random.default_rng(0).choice(len(itch), 300)]
     distance = np.linalg.norm(tool - itch, axis=1)

@@ -140,6 +140,7 @@ def test_observation_holds_the_arm_and_tool_and_oracle_appends_the_itch():
     np.testing.assert_allclose(obs[:7], data.qpos, rtol=1e-6)
     np.testing.assert_allclose(obs[7:14], data.qvel, rtol=1e-6, atol=1e-6)
     np.testing.assert_allclose(obs[14:17], data.site_xpos[env.model.site("tool").id], rtol=1e-6)
+    np.testing.assert_array_equal(obs[env.tool_position_slice], obs[14:17])
     assert obs[20] == pytest.approx(info["tool_force"])
 
 

@@ -284,6 +284,12 @@ class ScratchItch(DLCMDPEnv):
                     contact_pos, nearest = positions[i].copy(), to_itch
         return tool_force, force_on_person, force_at_itch, contact_pos
 
+    @property
+    def tool_position_slice(self) -> slice:
+        """Where the tool's position (m, world frame) lies in the observation."""
+        nq = self.model.nq
+        return slice(2 * nq, 2 * nq + 3)
+
     def _observation(self, tool_force: float) -> np.ndarray:
         nq = self.model.nq
         obs = np.empty(self._task_observation_space.shape, dtype=np.float32)
