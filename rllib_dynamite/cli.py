@@ -94,6 +94,12 @@ def _parser() -> argparse.ArgumentParser:
         help="run only these of the file's presets, e.g. no_consistency (results in "
         "OUTPUT/NAME-no_consistency[-seeds-...])",
     )
+    tune.add_argument(
+        "--grid",
+        metavar="KEY=V1[,V2...]",
+        help="run only these values of one of the file's grids, e.g. p=1.0 for "
+        "settings.env_config.p (results in OUTPUT/NAME[-...]-p-1.0)",
+    )
     _add_ray_arguments(tune)
 
     evaluate = commands.add_parser(
@@ -349,6 +355,8 @@ def _tune(args: argparse.Namespace) -> int:
         experiment = dataclasses.replace(
             experiment, **{field: tuple(chosen)}, name=f"{experiment.name}-{suffix}"
         )
+    if args.grid is not None:
+        experiment = _restrict_grid(experiment, args.grid)
     print(
         f"{args.file}: {experiment.num_trials} trial(s) of {experiment.env} "
         f"({', '.join(experiment.presets)}; seeds {list(experiment.seeds)}), "
@@ -358,6 +366,21 @@ def _tune(args: argparse.Namespace) -> int:
     if args.dry_run:
         return 0
     return _run(experiment, args.output, args, resume=args.resume)
+
+
+def _restrict_grid(experiment: Any, choice: str) -> Any:
+    """``experiment`` running only the chosen values of one grid (``--grid KEY=V1,V2``),
+    its name suffixed with them."""
+    from rllib_dynamite.config import ConfigError
+    from rllib_dynamite.experiments.schema import restrict_grid
+
+    axis, separator, text = choice.partition("=")
+    values = [yaml.safe_load(part) for part in text.split(",") if part.strip()]
+    if not separator or not axis or not values:
+        raise ConfigError(f"--grid needs KEY=V1[,V2...], e.g. p=1.0, got {choice!r}")
+    settings = restrict_grid(experiment.settings, axis, values)
+    suffix = f"{axis.rsplit('.', 1)[-1]}-" + "-".join(str(value) for value in values)
+    return dataclasses.replace(experiment, settings=settings, name=f"{experiment.name}-{suffix}")
 
 
 # -- evaluate --------------------------------------------------------------------------

@@ -244,3 +244,19 @@ def test_tune_runs_a_subset_of_presets_into_its_own_directory(tmp_path, capsys):
     assert str(tmp_path / "paper_gridnavi-rl2-oracle-seeds-3-4") in out
     assert main(["tune", str(yaml_file), "--presets", "no_masking", "--dry-run"]) == 2
     assert "--presets ['no_masking'] not among the file's presets" in capsys.readouterr().err
+
+
+def test_tune_runs_a_subset_of_a_grid_into_its_own_directory(tmp_path, capsys):
+    yaml_file = ROOT / "tune_configs" / "halfcheetah_vel_p_sweep_local.yaml"
+    args = ["tune", str(yaml_file), "--seeds", "0", "--grid", "p=1.0", "--dry-run"]
+    assert main([*args, "--output", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "2 trial(s)" in out  # dynamite and varibad at p = 1 only
+    assert str(tmp_path / "halfcheetah_vel_p_sweep_local-seeds-0-p-1.0") in out
+    two = ["tune", str(yaml_file), "--grid", "env_config.p=0.0,0.2", "--dry-run"]
+    assert main(two) == 0
+    assert "12 trial(s)" in capsys.readouterr().out
+    assert main(["tune", str(yaml_file), "--grid", "p=0.5", "--dry-run"]) == 2
+    assert "--grid p=[0.5] not among the grid's values [0.0, 0.2, 1.0]" in capsys.readouterr().err
+    assert main(["tune", str(yaml_file), "--grid", "lr=0.1", "--dry-run"]) == 2
+    assert "--grid lr: the file grids over ['env_config.p']" in capsys.readouterr().err

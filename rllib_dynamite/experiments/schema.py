@@ -310,6 +310,28 @@ def expand_grid(settings: dict[str, Any]) -> Iterator[dict[str, Any]]:
         yield point
 
 
+def restrict_grid(settings: dict[str, Any], axis: str, values: list[Any]) -> dict[str, Any]:
+    """``settings`` with the grid named ``axis`` (a top-level field, or a key of
+    ``env_config``, e.g. ``p``) cut down to ``values``, each of which must be among the
+    grid's. ``ConfigError`` for an axis the settings do not grid over or a value not in it.
+    """
+    axes = {keys[-1]: (keys, options) for keys, options in _grid_axes(settings)}
+    axes |= {".".join(keys): (keys, options) for keys, options in axes.values()}
+    if axis not in axes:
+        grids = sorted({".".join(keys) for keys, _ in axes.values()})
+        raise ConfigError(f"--grid {axis}: the file grids over {grids or 'nothing'}")
+    keys, options = axes[axis]
+    unknown = [value for value in values if value not in options]
+    if unknown:
+        raise ConfigError(f"--grid {axis}={unknown} not among the grid's values {options}")
+    restricted = copy.deepcopy(settings)
+    target = restricted
+    for key in keys[:-1]:
+        target = target[key]
+    target[keys[-1]] = _maybe_grid(tuple(values))
+    return restricted
+
+
 def _grid_axes(settings: dict[str, Any]) -> Iterator[tuple[tuple[str, ...], list[Any]]]:
     for key, value in settings.items():
         if _is_grid(value, f"settings.{key}"):
