@@ -157,6 +157,16 @@ def _parser() -> argparse.ArgumentParser:
         metavar="PRESET",
         help="preset compared with each baseline (default: dynamite)",
     )
+    plot.add_argument(
+        "--same",
+        type=_setting_list,
+        default=(),
+        metavar="SETTING[,SETTING]",
+        help="settings whose values do not split a method's trials into groups, for trials "
+        "known to have run alike, e.g. normalize_observations where one file set the value "
+        "that later became the env's default (a trial records what its file set, not the "
+        "defaults it ran under)",
+    )
 
     commands.add_parser("envs", help="list the registered envs and their defaults")
     add_offline_commands(commands)
@@ -336,6 +346,15 @@ def _preset_list(text: str) -> tuple[str, ...]:
     return presets
 
 
+def _setting_list(text: str) -> tuple[str, ...]:
+    names = tuple(part.strip() for part in text.split(",") if part.strip())
+    if not names:
+        raise argparse.ArgumentTypeError(
+            f"settings must be names like normalize_observations,env_config/p, got {text!r}"
+        )
+    return names
+
+
 def _tune(args: argparse.Namespace) -> int:
     from rllib_dynamite.experiments import load_experiment
 
@@ -429,6 +448,7 @@ def _plot(args: argparse.Namespace) -> int:
         at_steps=args.at_steps,
         threshold=args.threshold,
         reference=args.reference,
+        same=args.same,
     )
     print(table)
     print(f"figure: {figure_path}\ntable:  {table_path}")

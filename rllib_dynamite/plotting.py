@@ -48,13 +48,15 @@ def plot(
     at_steps: float | None = None,
     threshold: float | None = None,
     reference: str = "dynamite",
+    same: Iterable[str] = (),
 ) -> tuple[Path, Path, str]:
     """Draw ``kind`` (curves, ablation or p-sweep) of the merged trials of
     ``results_dirs`` to ``out`` and write the Markdown tables beside it (``.md``).
 
     ``at_steps`` reads every trial at that env-step budget (trials that stopped short
     of it are left out); ``threshold`` adds env steps to first reach that return;
-    ``reference`` is the preset the others are compared with. Returns
+    ``reference`` is the preset the others are compared with; ``same`` names settings
+    whose values do not split a method's trials into groups (:func:`group_trials`). Returns
     ``(figure path, table path, tables)``.
 
     Raises:
@@ -83,7 +85,7 @@ def plot(
     presets = {t.config["preset"] for t in trials}
     if len(presets) > 1 and reference not in presets:
         notes.append(f"no {reference} trials: no differences (pick one with --reference)")
-    groups = group_trials(trials)
+    groups = group_trials(trials, same)
     drawers = {"curves": _draw_curves, "ablation": _draw_ablation, "p-sweep": _draw_p_sweep}
     figure = drawers[kind](groups, trials, metric, at_steps)
     out = Path(out)

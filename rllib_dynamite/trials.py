@@ -161,20 +161,28 @@ def merge_trials(trials: list[Trial]) -> tuple[list[Trial], list[str]]:
     return sorted(kept, key=lambda t: order[id(t)]), notes
 
 
-def group_trials(trials: list[Trial]) -> dict[str, dict[str, list[Trial]]]:
+def group_trials(
+    trials: list[Trial], same: Iterable[str] = ()
+) -> dict[str, dict[str, list[Trial]]]:
     """``{env: {label: trials}}``; a label is the preset, then the config values that
     tell an env's groups apart (``dynamite, p=0.2``). An env argument a trial left out
     reads as the env's default, so a sitting that ran ``p`` at its default and one that
     set it to that value group together; any other value left to its default reads
-    ``default`` (``dynamite, consistency_reduction=default``)."""
+    ``default`` (``dynamite, consistency_reduction=default``): a trial records the
+    settings its file set, not the defaults it ran under, which may have changed since.
+
+    ``same``: settings (``normalize_observations``, ``env_config/p``) whose values do not
+    tell groups apart, for trials the user knows ran alike (e.g. one file set a value
+    that later became the default another file's trials ran under)."""
+    ignored = {f"settings/{key.removeprefix('settings/')}" for key in same}
     by_env: dict[str, list[Trial]] = defaultdict(list)
     for trial in trials:
         by_env[trial.env].append(trial)
-    return {env: _group_by_label(env_trials) for env, env_trials in by_env.items()}
+    return {env: _group_by_label(env_trials, ignored) for env, env_trials in by_env.items()}
 
 
-def _group_by_label(trials: list[Trial]) -> dict[str, list[Trial]]:
-    ignored = {SEED_KEY, "env", "preset", *RUN_PLAN_KEYS}
+def _group_by_label(trials: list[Trial], same: set[str]) -> dict[str, list[Trial]]:
+    ignored = {SEED_KEY, "env", "preset", *RUN_PLAN_KEYS, *same}
     keys = {k for t in trials for k in t.config} - ignored
     values = [{key: _setting(t, key) for key in keys} for t in trials]
     varying = sorted(

@@ -257,6 +257,7 @@ def test_tune_runs_a_subset_of_a_grid_into_its_own_directory(tmp_path, capsys):
     assert main(two) == 0
     assert "12 trial(s)" in capsys.readouterr().out  # 2 points x 2 presets x 3 seeds
     assert main(["tune", str(yaml_file), "--grid", "p=0.5", "--dry-run"]) == 2
-    assert "--grid p=[0.5] not among the grid's values [0.0, 0.005, 0.05, 0.2, 1.0]" in capsys.readouterr().err
+    error = capsys.readouterr().err
+    assert "--grid p=[0.5] not among the grid's values [0.0, 0.005, 0.05, 0.2, 1.0]" in error
     assert main(["tune", str(yaml_file), "--grid", "lr=0.1", "--dry-run"]) == 2
     assert "--grid lr: the file grids over ['env_config.p']" in capsys.readouterr().err

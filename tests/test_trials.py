@@ -73,6 +73,22 @@ def test_a_setting_left_to_its_default_is_labelled_default(tmp_path, write_trial
     ]
 
 
+def test_settings_named_same_do_not_split_groups(tmp_path, write_trial):
+    """A file that set normalize_observations and one that ran under the default it
+    became: one group when the user says the setting is the same, two otherwise."""
+    reacher = "rllib_dynamite/Reacher-v0"
+    write_trial(tmp_path / "set", preset="oracle", seed=1, steps=[100], returns=[0.0],
+                settings={"normalize_observations": True}, env=reacher)  # fmt: skip
+    write_trial(tmp_path / "left", preset="oracle", seed=0, steps=[100], returns=[0.0], env=reacher)
+    (split,) = group_trials(load_trials(tmp_path)).values()
+    assert sorted(split) == [
+        "oracle, normalize_observations=True",
+        "oracle, normalize_observations=default",
+    ]
+    (merged,) = group_trials(load_trials(tmp_path), same=["normalize_observations"]).values()
+    assert {label: len(trials) for label, trials in merged.items()} == {"oracle": 2}
+
+
 def test_an_env_argument_left_out_reads_as_the_env_default(tmp_path, write_trial):
     """A sitting that left p at GridNavi's default and one that set it to that value
     are one group; labels vary per env, so a second env keeps its plain preset."""
