@@ -11,7 +11,7 @@ import dataclasses
 import math
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -337,22 +337,20 @@ def _seed_list(text: str) -> tuple[int, ...]:
     return seeds
 
 
-def _preset_list(text: str) -> tuple[str, ...]:
-    presets = tuple(part.strip() for part in text.split(",") if part.strip())
-    if not presets:
-        raise argparse.ArgumentTypeError(
-            f"presets must be names like dynamite,varibad, got {text!r}"
-        )
-    return presets
+def _name_list(what: str, example: str) -> Callable[[str], tuple[str, ...]]:
+    """An argparse type: comma-separated names, at least one."""
+
+    def parse(text: str) -> tuple[str, ...]:
+        names = tuple(part.strip() for part in text.split(",") if part.strip())
+        if not names:
+            raise argparse.ArgumentTypeError(f"{what} must be names like {example}, got {text!r}")
+        return names
+
+    return parse
 
 
-def _setting_list(text: str) -> tuple[str, ...]:
-    names = tuple(part.strip() for part in text.split(",") if part.strip())
-    if not names:
-        raise argparse.ArgumentTypeError(
-            f"settings must be names like normalize_observations,env_config/p, got {text!r}"
-        )
-    return names
+_preset_list = _name_list("presets", "dynamite,varibad")
+_setting_list = _name_list("settings", "normalize_observations,env_config/p")
 
 
 def _tune(args: argparse.Namespace) -> int:
