@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from rllib_dynamite.config import SETTING_TYPES, ConfigError, _closest
 from rllib_dynamite.envs import env_defaults
 
 STEPS = "num_env_steps_sampled_lifetime"
@@ -174,11 +175,21 @@ def group_trials(
     ``same``: settings (``normalize_observations``, ``env_config/p``) whose values do not
     tell groups apart, for trials the user knows ran alike (e.g. one file set a value
     that later became the default another file's trials ran under)."""
-    ignored = {f"settings/{key.removeprefix('settings/')}" for key in same}
+    ignored = {f"settings/{_setting_name(key)}" for key in same}
     by_env: dict[str, list[Trial]] = defaultdict(list)
     for trial in trials:
         by_env[trial.env].append(trial)
     return {env: _group_by_label(env_trials, ignored) for env, env_trials in by_env.items()}
+
+
+def _setting_name(key: str) -> str:
+    """``key`` without a ``settings/`` prefix; ``ConfigError`` unless it names a
+    DynamiteSettings field or an env argument (``env_config/<name>``)."""
+    name = key.removeprefix("settings/")
+    if not name.startswith("env_config/"):
+        if name not in SETTING_TYPES:
+            raise ConfigError(f"--same: unknown setting {name!r}{_closest(name, SETTING_TYPES)}")
+    return name
 
 
 def _group_by_label(trials: list[Trial], same: set[str]) -> dict[str, list[Trial]]:

@@ -2,6 +2,7 @@
 
 import pytest
 
+from rllib_dynamite.config import ConfigError
 from rllib_dynamite.envs import env_defaults
 from rllib_dynamite.trials import group_trials, load_trials, merge_trials
 
@@ -87,6 +88,8 @@ def test_settings_named_same_do_not_split_groups(tmp_path, write_trial):
     ]
     (merged,) = group_trials(load_trials(tmp_path), same=["normalize_observations"]).values()
     assert {label: len(trials) for label, trials in merged.items()} == {"oracle": 2}
+    with pytest.raises(ConfigError, match="unknown setting 'normalise_observations'"):
+        group_trials(load_trials(tmp_path), same=["normalise_observations"])
 
 
 def test_an_env_argument_left_out_reads_as_the_env_default(tmp_path, write_trial):
