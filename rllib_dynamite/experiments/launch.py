@@ -14,7 +14,7 @@ from typing import Any, TextIO
 from rllib_dynamite.experiments.progress import ProgressReporter, format_duration
 from rllib_dynamite.experiments.schema import Experiment, Resources
 from rllib_dynamite.experiments.trainable import DynamiteTrainable
-from rllib_dynamite.fault_tolerance import MarkCompleteCheckpoints
+from rllib_dynamite.fault_tolerance import MarkCompleteCheckpoints, RecoverLostCheckpoints
 
 STOP_METRIC = "num_env_steps_sampled_lifetime"
 logger = logging.getLogger(__name__)
@@ -161,6 +161,7 @@ def _new_tuner(
             callbacks=[
                 ProgressReporter(experiment.stop_timesteps, stream),
                 MarkCompleteCheckpoints(),
+                RecoverLostCheckpoints(),
             ],
             verbose=1 if verbose else 0,
         ),
