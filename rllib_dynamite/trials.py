@@ -200,12 +200,24 @@ def _group_by_label(trials: list[Trial], same: set[str]) -> dict[str, list[Trial
         key for key in keys
         if len({json.dumps(v[key], sort_keys=True, default=str) for v in values}) > 1
     )  # fmt: skip
+    presets = list(dict.fromkeys(str(t.config["preset"]) for t in trials))
     by_label: dict[str, list[Trial]] = defaultdict(list)
+    order: dict[str, tuple] = {}
     for trial, value in zip(trials, values, strict=True):
         parts = [str(trial.config["preset"])]
         parts += [f"{key.rsplit('/', 1)[-1]}={value[key]}" for key in varying]
-        by_label[", ".join(parts)].append(trial)
-    return dict(by_label)
+        label = ", ".join(parts)
+        by_label[label].append(trial)
+        # Presets as they first come, then each one's groups by setting (p = 0, 0.005, ...).
+        order[label] = (presets.index(parts[0]), *(_sort_key(value[key]) for key in varying))
+    return {label: by_label[label] for label in sorted(by_label, key=order.__getitem__)}
+
+
+def _sort_key(value: Any) -> tuple[int, float, str]:
+    """Numbers by value, before anything else by its text."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return (0, float(value), "")
+    return (1, 0.0, json.dumps(value, sort_keys=True, default=str))
 
 
 def _setting(trial: Trial, key: str) -> Any:

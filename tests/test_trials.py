@@ -63,6 +63,22 @@ def test_groups_tell_apart_settings_but_not_seeds_or_budgets(tmp_path, write_tri
     }
 
 
+def test_groups_come_by_preset_then_by_setting_value(tmp_path, write_trial):
+    """A p-sweep's table reads p = 0, 0.005, 0.05, 1 whatever order its directories
+    were read in; numbers sort by value, not as text."""
+    for index, (preset, p) in enumerate(
+        [("varibad", 1.0), ("dynamite", 0.05), ("dynamite", 1.0), ("varibad", 0.0),
+         ("dynamite", 0.005), ("dynamite", 0.0)]
+    ):  # fmt: skip
+        write_trial(tmp_path / f"t{index}", preset=preset, seed=0, steps=[100], returns=[0.0],
+                    settings={"env_config": {"p": p}})  # fmt: skip
+    (by_label,) = group_trials(load_trials(tmp_path)).values()
+    assert list(by_label) == [
+        "varibad, p=0.0", "varibad, p=1.0",
+        "dynamite, p=0.0", "dynamite, p=0.005", "dynamite, p=0.05", "dynamite, p=1.0",
+    ]  # fmt: skip
+
+
 def test_a_setting_left_to_its_default_is_labelled_default(tmp_path, write_trial):
     write_trial(tmp_path / "mean", preset="dynamite", seed=0, steps=[100], returns=[0.0],
                 settings={"consistency_reduction": "mean"})  # fmt: skip
