@@ -7,7 +7,7 @@ import pytest
 from ray.rllib.env.single_agent_env_runner import SingleAgentEnvRunner
 
 from rllib_dynamite.config import make_config
-from rllib_dynamite.env_runner import FreshEpisodesEnvRunner
+from rllib_dynamite.env_runner import FreshEpisodesEnvRunner, env_seeds
 
 GRID = "rllib_dynamite/GridNavi-v0"
 
@@ -16,10 +16,14 @@ def _latent_sequences(episodes: list) -> list[np.ndarray]:
     return [np.stack([info["latent"] for info in e.get_infos()[1:]]) for e in episodes]
 
 
-def _two_batches(runner_cls: type) -> tuple[list[np.ndarray], list[np.ndarray]]:
-    config = make_config(GRID, "markov_ppo", num_env_runners=0, num_envs_per_env_runner=4, seed=3)
+def _two_batches(
+    runner_cls: type, seed: int = 3, worker_index: int = 0
+) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    config = make_config(
+        GRID, "markov_ppo", num_env_runners=0, num_envs_per_env_runner=4, seed=seed
+    )
     config.env_runners(env_runner_cls=runner_cls)
-    runner = runner_cls(config=config)
+    runner = runner_cls(config=config, worker_index=worker_index)
     try:
         return _latent_sequences(runner.sample()), _latent_sequences(runner.sample())
     finally:
@@ -40,6 +44,37 @@ def test_fresh_episodes_in_every_batch():
     again, _ = _two_batches(FreshEpisodesEnvRunner)
     for a, b in zip(first, again, strict=True):
         np.testing.assert_array_equal(a, b)
+
+
+def _shared(a: list[np.ndarray], b: list[np.ndarray]) -> int:
+    return len({x.tobytes() for x in a} & {x.tobytes() for x in b})
+
+
+def test_rllib_seeds_share_env_streams_between_trials_and_runners():
+    """What env_seeds fixes: RLlib seeds a runner's k-th env with seed + worker index + k."""
+    seed_0, _ = _two_batches(SingleAgentEnvRunner, seed=0)
+    seed_1, _ = _two_batches(SingleAgentEnvRunner, seed=1)
+    assert _shared(seed_0, seed_1) == 3  # seed 1's envs 0-2 are seed 0's envs 1-3
+
+
+def test_no_env_stream_is_shared_between_trials_or_runners():
+    seed_0, _ = _two_batches(FreshEpisodesEnvRunner, seed=0)
+    seed_1, _ = _two_batches(FreshEpisodesEnvRunner, seed=1)
+    runner_1, _ = _two_batches(FreshEpisodesEnvRunner, seed=0, worker_index=1)
+    runner_2, _ = _two_batches(FreshEpisodesEnvRunner, seed=0, worker_index=2)
+    assert len({x.tobytes() for x in seed_0}) == 4
+    assert _shared(seed_0, seed_1) == _shared(runner_1, runner_2) == 0
+    assert _shared(seed_1, runner_1) == 0  # seed + worker index no longer names the stream
+
+
+def test_env_seeds_are_fixed_by_seed_runner_and_evaluation():
+    assert env_seeds(0, 1, False, 4) == env_seeds(0, 1, False, 4)
+    seeds = {
+        s
+        for args in [(0, 1, False), (1, 0, False), (0, 1, True), (-1, 1, False)]
+        for s in env_seeds(*args, 4)
+    }
+    assert len(seeds) == 16
 
 
 @pytest.mark.parametrize("preset", ["dynamite", "oracle"])
