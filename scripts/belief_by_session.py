@@ -1,0 +1,109 @@
+"""Does the belief hold the latent after a session switch as well as in the first session?
+For belief trials (``dynamite``, ``varibad`` and the ablations) of ``rllib-dynamite tune``.
+
+Each trial's final checkpoint plays the same greedy episodes (``Evaluator``, seeded). A
+least-squares read-out of the latent from the belief mean is fitted, and scored (R²)
+separately on the steps of each episode's first session and on those of every later
+session, each group fitted on its own; the later sessions also split into their first
+``SETTLE`` steps and the rest (a belief slow to follow a switch recovers in the rest).
+On HalfCheetahVel (``--env-velocity``) it also fits, on the later sessions, a read-out
+of the distance between the target and the cheetah's velocity when the session began,
+``|v_goal − v_switch|``: the reward ``−|v − v_goal|`` tells that distance but not its
+sign, so a belief that holds the distance and not the target is a belief left ambiguous
+by a policy that keeps its gait.
+
+    .venv/bin/python scripts/belief_by_session.py results/halfcheetah_vel_long_local \\
+        --episodes 25 --env-velocity
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+
+from rllib_dynamite.evaluation import Evaluator
+from rllib_dynamite.evaluation.checkpoints import find_checkpoint
+from rllib_dynamite.evaluation.metrics import linear_readout
+from rllib_dynamite.evaluation.rollout import EpisodeRecord
+from rllib_dynamite.trials import load_trials
+
+FORWARD_VELOCITY = 8  # HalfCheetah-v5's observation: qpos[1:] (8), then qvel[0]
+SETTLE = 20  # steps after a switch counted as its beginning
+
+
+def _r2(beliefs: list[np.ndarray], targets: list[np.ndarray]) -> float:
+    if not beliefs:
+        return float("nan")
+    return linear_readout(np.concatenate(beliefs), np.concatenate(targets))[2]
+
+
+def by_session(episodes: list[EpisodeRecord], velocity: bool) -> dict[str, float]:
+    """Read-out R² on first-session and later-session steps, on later sessions from their
+    ``SETTLE``-th step, and (``velocity``) of the distance on later sessions."""
+    first, first_latent, later, later_latent, later_distance = [], [], [], [], []
+    settled, settled_latent = [], []
+    for e in episodes:
+        beliefs = e.belief_mean[1:]  # the belief after each transition
+        sessions = e.session_ids
+        first.append(beliefs[sessions == sessions[0]])
+        first_latent.append(e.latents[sessions == sessions[0]])
+        for session in np.unique(sessions[sessions != sessions[0]]):
+            steps = np.flatnonzero(sessions == session)
+            later.append(beliefs[steps])
+            later_latent.append(e.latents[steps])
+            settled.append(beliefs[steps[SETTLE:]])
+            settled_latent.append(e.latents[steps[SETTLE:]])
+            if velocity:
+                speed = e.states[steps[0], FORWARD_VELOCITY]  # when the session began
+                later_distance.append(np.abs(e.latents[steps] - speed))
+    row = {
+        "first_steps": float(sum(len(b) for b in first)),
+        "later_steps": float(sum(len(b) for b in later)),
+        "r2_first": _r2(first, first_latent),
+        "r2_later": _r2(later, later_latent),
+        "r2_later_settled": _r2(settled, settled_latent),
+    }
+    if velocity:
+        row["r2_later_distance"] = _r2(later, later_distance)
+    return row
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("results", type=Path, nargs="+", help="Tune results directories")
+    parser.add_argument("--episodes", type=int, default=25, help="evaluation episodes")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the evaluation episodes")
+    parser.add_argument(
+        "--env-velocity",
+        action="store_true",
+        help="HalfCheetahVel: also read out |v_goal - v at the switch| on later sessions",
+    )
+    args = parser.parse_args(argv)
+    header = ["first_steps", "later_steps", "r2_first", "r2_later", "r2_later_settled"]
+    header += ["r2_later_distance"] if args.env_velocity else []
+    print(" | ".join(["trial", *header]))
+    for trial in load_trials(args.results):
+        try:
+            checkpoint = find_checkpoint(trial.path)
+        except FileNotFoundError as error:
+            print(f"{trial.path.name} | skipped: {error}")
+            continue
+        evaluator = Evaluator.from_checkpoint(checkpoint, seed=args.seed)
+        try:
+            report = evaluator.evaluate(args.episodes, with_figure=False)
+        finally:
+            evaluator.stop()
+        if any(e.belief_mean is None for e in report.episodes):
+            print(f"{trial.path.name} | skipped: no belief model")
+            continue
+        row = by_session(report.episodes, args.env_velocity)
+        print(" | ".join([trial.path.name, *(f"{row[k]:.3f}" for k in header)]), flush=True)
+
+
+if __name__ == "__main__":
+    try:
+        main()
+    except (FileNotFoundError, ValueError) as error:
+        raise SystemExit(f"error: {error}") from None
