@@ -49,7 +49,10 @@ class FreshEpisodesEnvRunner(SingleAgentEnvRunner):
             # k-th env: one seed per env from (seed, worker index, evaluation), as a list,
             # which gymnasium's vector reset takes.
             self._seed = env_seeds(
-                self.config.seed, self.worker_index, self.config.in_evaluation, self.num_envs
+                self.config.seed,
+                self.worker_index or 0,  # None for a runner built without one
+                self.config.in_evaluation,
+                self.num_envs,
             )
 
     def sample(

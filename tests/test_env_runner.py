@@ -67,6 +67,15 @@ def test_no_env_stream_is_shared_between_trials_or_runners():
     assert _shared(seed_1, runner_1) == 0  # seed + worker index no longer names the stream
 
 
+def test_a_runner_built_without_a_worker_index_counts_as_the_local_one():
+    config = make_config(GRID, "markov_ppo", num_env_runners=0, num_envs_per_env_runner=2, seed=0)
+    runner = FreshEpisodesEnvRunner(config=config)
+    try:
+        assert runner._seed == env_seeds(0, 0, False, 2)
+    finally:
+        runner.stop()
+
+
 def test_env_seeds_are_fixed_by_seed_runner_and_evaluation():
     assert env_seeds(0, 1, False, 4) == env_seeds(0, 1, False, 4)
     seeds = {
