@@ -18,13 +18,10 @@ by a policy that keeps its gait.
 
 from __future__ import annotations
 
-import argparse
-from pathlib import Path
-
 import numpy as np
 
 from rllib_dynamite.evaluation import Evaluator
-from rllib_dynamite.evaluation.checkpoints import find_checkpoint
+from rllib_dynamite.evaluation.checkpoints import find_checkpoint, trials_parser
 from rllib_dynamite.evaluation.metrics import linear_readout
 from rllib_dynamite.evaluation.rollout import EpisodeRecord
 from rllib_dynamite.trials import load_trials
@@ -71,10 +68,7 @@ def by_session(episodes: list[EpisodeRecord], velocity: bool) -> dict[str, float
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("results", type=Path, nargs="+", help="Tune results directories")
-    parser.add_argument("--episodes", type=int, default=25, help="evaluation episodes")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the evaluation episodes")
+    parser = trials_parser(__doc__)
     parser.add_argument(
         "--env-velocity",
         action="store_true",

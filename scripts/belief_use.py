@@ -28,7 +28,6 @@ same states (RMS of the action-mean change, over the RMS of the action mean).
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 from typing import Any
 
@@ -37,7 +36,7 @@ import torch
 from torch import nn
 
 from rllib_dynamite.evaluation import Evaluator
-from rllib_dynamite.evaluation.checkpoints import find_checkpoint
+from rllib_dynamite.evaluation.checkpoints import find_checkpoint, trials_parser
 from rllib_dynamite.trials import load_trials
 
 MODES = ("own", "blind", "shuffled", "reward_zeroed")
@@ -121,10 +120,7 @@ def probe(checkpoint: Path, episodes: int, seed: int, belief: bool) -> dict[str,
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("results", type=Path, nargs="+", help="Tune results directories")
-    parser.add_argument("--episodes", type=int, default=25, help="evaluation episodes")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the evaluation episodes")
+    parser = trials_parser(__doc__)
     args = parser.parse_args(argv)
     header = ["trial", *MODES, "within_std", "across_std", "clipped", "action_shift", "readout_r2"]
     print(" | ".join(header))

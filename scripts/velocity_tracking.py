@@ -13,13 +13,12 @@ episodes of the lowest, middle and highest third of targets.
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
 import numpy as np
 
 from rllib_dynamite.evaluation import Evaluator
-from rllib_dynamite.evaluation.checkpoints import find_checkpoint
+from rllib_dynamite.evaluation.checkpoints import find_checkpoint, trials_parser
 from rllib_dynamite.trials import load_trials
 
 ENV = "rllib_dynamite/HalfCheetahVel-v0"
@@ -49,10 +48,7 @@ def tracking(checkpoint: Path, episodes: int, seed: int) -> dict[str, float]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("results", type=Path, nargs="+", help="Tune results directories")
-    parser.add_argument("--episodes", type=int, default=25, help="evaluation episodes")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the evaluation episodes")
+    parser = trials_parser(__doc__)
     args = parser.parse_args(argv)
     header = ["return", "slope", "fastest", "return_low", "return_mid", "return_high"]
     print(" | ".join(["trial", *header]))

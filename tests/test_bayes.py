@@ -1,10 +1,8 @@
 """The Bayes-optimal policy of the two-goal gridworlds: exact, and true to the real env."""
 
-import importlib.util
-from pathlib import Path
-
 import numpy as np
 import pytest
+from script_modules import load
 
 from rllib_dynamite.envs import make
 from rllib_dynamite.evaluation import bayes
@@ -75,10 +73,7 @@ def test_goal_transitions_are_stochastic_and_match_the_two_goal_rate():
 
 
 def test_belief_bounds_prints_every_reference(capsys):
-    path = Path(__file__).resolve().parent.parent / "scripts" / "belief_bounds.py"
-    spec = importlib.util.spec_from_file_location("belief_bounds", path)
-    script = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(script)
+    script = load("scripts/belief_bounds.py")
     assert script.main(["--episodes", "20", "--env", PAPER_GRID]) == 0
     row = capsys.readouterr().out.strip().splitlines()[-1].split("|")
     assert row[1].strip() == "PaperGridNavi-v0"

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 from ray.rllib.core.columns import Columns
+from script_modules import load
 
 from rllib_dynamite.cli import main
 from rllib_dynamite.config import make_config
@@ -35,14 +35,10 @@ GRID = "rllib_dynamite/GridNavi-v0"
 REACHER = "rllib_dynamite/Reacher-v0"
 CHEETAH = "rllib_dynamite/HalfCheetahVel-v0"
 SCRATCH = "rllib_dynamite/ScratchItch-v0"
-BENCHMARK = Path(__file__).resolve().parent.parent / "benchmarks" / "calibration.py"
 
 
 def _benchmark_module():
-    spec = importlib.util.spec_from_file_location("calibration", BENCHMARK)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load("benchmarks/calibration.py")
 
 
 def test_scripted_policies_walk_where_they_should():
@@ -205,11 +201,7 @@ def test_the_oracle_preset_acts_on_the_goal_it_sees(ray_local):
 
 
 def _script(name: str):
-    path = Path(__file__).resolve().parent.parent / "scripts" / f"{name}.py"
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load(f"scripts/{name}.py")
 
 
 def test_switch_value_prices_leaving_the_goal_that_moved():

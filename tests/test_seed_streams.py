@@ -2,22 +2,13 @@
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from script_modules import load
 
 from rllib_dynamite.trials import SEED_KEY, TRAINING_RETURN, Trial
-
-SCRIPT = Path(__file__).resolve().parent.parent / "scripts" / "seed_streams.py"
-
-
-def _script():
-    spec = importlib.util.spec_from_file_location("seed_streams", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def _trial(seed: int, returns: np.ndarray) -> Trial:
@@ -34,6 +25,6 @@ def test_tasks_shared_by_one_seed_correlate_and_independent_seeds_do_not():
         _trial(0, trend + tasks[0] + rng.normal(0, 5, 200)),
         _trial(1, trend + tasks[1] + rng.normal(0, 5, 200)),
     ]
-    same, different = _script().pair_correlations(trials, iterations=None)
+    same, different = load("scripts/seed_streams.py").pair_correlations(trials, iterations=None)
     assert len(same) == 1 and same[0] > 0.8
     assert len(different) == 2 and max(abs(c) for c in different) < 0.3
