@@ -19,8 +19,9 @@ It also gives every vectorised env a seed of its own. RLlib seeds a runner with
 env with that plus k, so trials of seeds 0 and 1 shared 15 of their 16 env streams (the
 same goals, target velocities, session boundaries, k shifted by one), as did the
 EnvRunners of one trial: the "independent" seeds of a study drew nearly the same tasks
-in every batch (training returns of HalfCheetahVel trials of different seeds and presets
-correlated 0.75–0.96 from iteration to iteration, docs/results.md). Here each env's seed
+in every batch (detrended per-iteration training returns of HalfCheetahVel trials of
+different seeds correlated +0.86, median over pairs; +0.02 after this fix;
+``scripts/seed_streams.py``, docs/results.md). Here each env's seed
 is drawn from ``numpy.random.SeedSequence([seed, worker index, evaluation])``: fixed by
 the trial's seed, with no stream shared between runners or trials.
 """
