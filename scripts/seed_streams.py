@@ -40,7 +40,10 @@ def pair_correlations(
     same, different = [], []
     for (i, a), (j, b) in combinations(enumerate(series), 2):
         n = min(len(a), len(b))
-        value = float(np.corrcoef(a[:n], b[:n])[0, 1])
+        finite = np.isfinite(a[:n]) & np.isfinite(b[:n])  # iterations with no episode: NaN
+        if finite.sum() < 3:
+            continue
+        value = float(np.corrcoef(a[:n][finite], b[:n][finite])[0, 1])
         seeds_match = trials[i].config.get(SEED_KEY) == trials[j].config.get(SEED_KEY)
         (same if seeds_match else different).append(value)
     return same, different
@@ -62,6 +65,8 @@ def main(argv: list[str] | None = None) -> None:
         "--iterations", type=int, default=None, help="only the first N iterations (default: all)"
     )
     args = parser.parse_args(argv)
+    if args.iterations is not None and args.iterations < 3:
+        raise ValueError(f"--iterations must be at least 3, got {args.iterations}")
     trials = [t for t in load_trials(args.results) if TRAINING_RETURN in t.progress]
     if len(trials) < 2:
         raise ValueError(f"need two trials with a training return, found {len(trials)}")

@@ -28,3 +28,14 @@ def test_tasks_shared_by_one_seed_correlate_and_independent_seeds_do_not():
     same, different = load("scripts/seed_streams.py").pair_correlations(trials, iterations=None)
     assert len(same) == 1 and same[0] > 0.8
     assert len(different) == 2 and max(abs(c) for c in different) < 0.3
+
+
+def test_iterations_without_an_episode_are_left_out():
+    rng = np.random.default_rng(1)
+    tasks = rng.normal(0, 20, 50)
+    first, second = tasks + rng.normal(0, 5, 50), tasks + rng.normal(0, 5, 50)
+    first[:3] = np.nan  # RLlib reports no return before an episode completes
+    same, _ = load("scripts/seed_streams.py").pair_correlations(
+        [_trial(0, first), _trial(0, second)], iterations=None
+    )
+    assert len(same) == 1 and same[0] > 0.8
