@@ -12,6 +12,17 @@ of the distance between the target and the cheetah's velocity when the session b
 sign, so a belief that holds the distance and not the target is a belief left ambiguous
 by a policy that keeps its gait.
 
+Does a belief that misses the new latent hold the old one instead? The read-out fitted
+on first sessions (where the belief is good) decodes every later step, and that decoded
+latent is regressed on the new session's latent and the previous session's, in the
+first ``SETTLE`` steps after a switch (``early``) and from then on (``settled``):
+weights near (1, 0) follow the switch, near (0, 1) stay on the old latent, and both
+about ½ average the two, as a belief trained to explain the whole episode would.
+
+How visible is a switch at the step it happens? ``switch_auc_reward`` is the AUC of the
+reward's one-step jump as a switch detector, ``switch_auc_head`` the termination head's
+(DynaMITE-RL; NaN for the others): 0.5 is chance.
+
     .venv/bin/python scripts/belief_by_session.py results/halfcheetah_vel_long_local \\
         --episodes 25 --env-velocity
 """
@@ -22,7 +33,11 @@ import numpy as np
 
 from rllib_dynamite.evaluation import Evaluator
 from rllib_dynamite.evaluation.checkpoints import find_checkpoint, trials_parser
-from rllib_dynamite.evaluation.metrics import linear_readout
+from rllib_dynamite.evaluation.metrics import (
+    follows_switch,
+    linear_readout,
+    switch_detection,
+)
 from rllib_dynamite.evaluation.rollout import EpisodeRecord
 from rllib_dynamite.trials import load_trials
 
@@ -38,7 +53,8 @@ def _r2(beliefs: list[np.ndarray], targets: list[np.ndarray]) -> float:
 
 def by_session(episodes: list[EpisodeRecord], velocity: bool) -> dict[str, float]:
     """Read-out R² on first-session and later-session steps, on later sessions from their
-    ``SETTLE``-th step, and (``velocity``) of the distance on later sessions."""
+    ``SETTLE``-th step, and (``velocity``) of the distance on later sessions; the weights
+    of the new and the old latent in the first-session read-out of later steps."""
     first, first_latent, later, later_latent, later_distance = [], [], [], [], []
     settled, settled_latent = [], []
     for e in episodes:
@@ -64,6 +80,25 @@ def by_session(episodes: list[EpisodeRecord], velocity: bool) -> dict[str, float
     }
     if velocity:
         row["r2_later_distance"] = _r2(later, later_distance)
+    row.update(
+        switch_detection(
+            [e.rewards for e in episodes],
+            [e.session_ids for e in episodes],
+            (
+                [e.termination_logits for e in episodes]
+                if all(e.termination_logits is not None for e in episodes)
+                else None
+            ),
+        )
+    )
+    row.update(
+        follows_switch(
+            [e.belief_mean[1:] for e in episodes],
+            [e.latents for e in episodes],
+            [e.session_ids for e in episodes],
+            SETTLE,
+        )
+    )
     return row
 
 
@@ -77,6 +112,8 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     header = ["first_steps", "later_steps", "r2_first", "r2_later", "r2_later_settled"]
     header += ["r2_later_distance"] if args.env_velocity else []
+    header += ["new_weight_early", "old_weight_early", "new_weight_settled", "old_weight_settled"]
+    header += ["switch_auc_reward", "switch_auc_head"]
     print(" | ".join(["trial", *header]))
     for trial in load_trials(args.results):
         try:

@@ -10,7 +10,17 @@ the run's weights, learning rate, batch size and clip) on those episodes, and ev
 - the linear read-out R² of the true latent from the belief mean (what
   ``evaluation/belief_readout_r2`` reports during training);
 - the reconstruction loss with each episode's own beliefs and with another episode's
-  (``shuffled``): the gap is what the belief tells the decoder about this episode.
+  (``shuffled``): the gap is what the belief tells the decoder about this episode;
+- after a switch, from its 20th step on, the weights of the new session's latent and of
+  the previous one in what the first-session read-out decodes from the belief
+  (``metrics.follows_switch``: 1 / 0 follows the switch, 0 / 1 holds the old latent);
+- with a termination head, its F1 against the true session starts.
+
+``--losses dynamite,varibad,no_masking`` trains one fresh belief model per named preset
+on the very same episodes, each with that preset's loss switches (docs/method.md §4) on
+top of the trial's settings: an ablation of the losses that holds the data fixed. The
+trial must have every module part a preset needs (a ``dynamite`` trial has them all;
+a ``varibad`` trial has no termination head).
 
 The training run itself takes ``vae_updates_per_iteration`` such updates per iteration
 (one at the MuJoCo defaults: 188 in a 600k-step ScratchItch run), on the episodes of a
@@ -28,15 +38,19 @@ import argparse
 import dataclasses
 import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
 
+from rllib_dynamite.config import PRESET_SETTINGS
 from rllib_dynamite.evaluation import Evaluator
 from rllib_dynamite.evaluation.checkpoints import find_checkpoint
-from rllib_dynamite.evaluation.metrics import linear_readout
+from rllib_dynamite.evaluation.metrics import follows_switch, linear_readout
 from rllib_dynamite.learner import vae_loss
 from rllib_dynamite.offline.belief import EpisodeTensors, train_belief_model
+
+BELIEF_PRESETS = ("dynamite", "varibad", "no_consistency", "no_conditioning", "no_masking")
 
 
 def collect(
@@ -94,15 +108,22 @@ def readout_and_gap(
     obs: torch.Tensor,
     session_ids: torch.Tensor,
     latents: np.ndarray,
-) -> tuple[float, float, float]:
-    """``(R², reconstruction with own beliefs, with shuffled beliefs)`` on held-out data."""
+) -> dict[str, float]:
+    """On held-out data: ``r2``, reconstruction with own beliefs (``own``) and with
+    shuffled ones (``shuffled``), the new and old latent's weights after a switch
+    (``new_weight_settled``, ``old_weight_settled``) and the termination head's ``f1``
+    (NaN without one)."""
     valid = torch.ones_like(session_ids, dtype=torch.bool)
     with torch.no_grad():
         encoded = module.encode(obs, torch.zeros(obs.shape[0], module.gru_hidden_dim))
-        means = encoded.belief_mean[:, 1:].reshape(-1, encoded.belief_mean.shape[-1])
-        _, _, r2 = linear_readout(means.numpy(), latents.reshape(-1, latents.shape[-1]))
+        beliefs = encoded.belief_mean[:, 1:].numpy()
+        _, _, r2 = linear_readout(
+            beliefs.reshape(-1, beliefs.shape[-1]), latents.reshape(-1, latents.shape[-1])
+        )
+        switch = follows_switch(list(beliefs), list(latents), list(session_ids.numpy()))
         torch.manual_seed(0)
-        own = vae_loss(module, obs, session_ids, valid, settings, 1.0)["reconstruction_loss"]
+        terms = vae_loss(module, obs, session_ids, valid, settings, 1.0)
+        own = terms["reconstruction_loss"]
         # Another episode's beliefs: roll the batch by one for the encoder's output only,
         # by decoding this episode's transitions under the next episode's beliefs.
         torch.manual_seed(0)
@@ -114,7 +135,14 @@ def readout_and_gap(
             ]
         finally:
             module.encode = original  # type: ignore[method-assign]
-    return r2, float(own), float(shuffled)
+    return {
+        "r2": r2,
+        "own": float(own),
+        "shuffled": float(shuffled),
+        "new_weight_settled": switch["new_weight_settled"],
+        "old_weight_settled": switch["old_weight_settled"],
+        "f1": float(terms.get("termination_f1", float("nan"))),
+    }
 
 
 def _rolled(encoded: object) -> object:
@@ -141,11 +169,32 @@ def main(argv: list[str] | None = None) -> None:
         help="multiply the rewards (after any clip) by K",
     )  # fmt: skip
     parser.add_argument(
+        "--losses", default=None, metavar="PRESET[,PRESET...]",
+        help="train one fresh belief model per preset's loss switches (default: the trial's)",
+    )  # fmt: skip
+    parser.add_argument(
         "--set", action="append", default=[], metavar="NAME=JSON",
         help="override a belief-model setting, e.g. vae_lr=3e-3",
     )  # fmt: skip
     args = parser.parse_args(argv)
+    variants = args.losses.split(",") if args.losses else [None]
+    for name in variants:
+        if name is not None and (name not in BELIEF_PRESETS):
+            raise ValueError(
+                f"--losses: {name!r} is not a belief-model preset; one of {sorted(BELIEF_PRESETS)}"
+            )
     evaluator = Evaluator.from_checkpoint(find_checkpoint(args.trial), seed=args.seed)
+    for name in variants:
+        if (
+            name
+            and PRESET_SETTINGS[name].get("termination_head", True)
+            and not (evaluator.settings.termination_head)
+        ):
+            evaluator.stop()
+            raise ValueError(
+                f"--losses {name}: the trial's module has no termination head "
+                "(train on a dynamite trial's episodes)"
+            )
     try:
         obs, session_ids, latents, terms = collect(evaluator, args.episodes + args.held_out)
         sub_envs = getattr(evaluator._runner.env.unwrapped, "envs", [None])
@@ -163,6 +212,22 @@ def main(argv: list[str] | None = None) -> None:
         name, value = item.split("=", 1)
         settings = dataclasses.replace(settings, **{name: json.loads(value)})
     settings = dataclasses.replace(settings, seed=args.seed)
+    for name in variants:
+        variant = dataclasses.replace(settings, **PRESET_SETTINGS[name]) if name else settings
+        fit(spec, variant, obs, session_ids, latents, args, label=name or args.trial.name)
+
+
+def fit(
+    spec: Any,
+    settings: Any,
+    obs: torch.Tensor,
+    session_ids: torch.Tensor,
+    latents: np.ndarray,
+    args: argparse.Namespace,
+    label: str,
+) -> None:
+    """Train one fresh belief model on the first ``args.episodes`` episodes, reporting on
+    the rest every ``args.every`` updates."""
     torch.manual_seed(args.seed)
     module = spec.build()
     train, test = slice(0, args.episodes), slice(args.episodes, None)
@@ -170,16 +235,22 @@ def main(argv: list[str] | None = None) -> None:
         obs[train], session_ids[train], torch.ones_like(session_ids[train], dtype=torch.bool), True
     )
     print(
-        f"{args.trial.name}: {args.episodes} episodes, batches of {settings.vae_batch_episodes}, "
+        f"{label}: {args.episodes} episodes, batches of {settings.vae_batch_episodes}, "
         f"vae_lr {settings.vae_lr}, kl_weight {settings.kl_weight}"
     )
-    print("updates | readout R² | reconstruction (own) | (shuffled)")
+    print(
+        "updates | readout R² | reconstruction (own) | (shuffled) | after a switch: new | old "
+        "| termination F1"
+    )
 
     def report(updates: int) -> None:
-        r2, own, shuffled = readout_and_gap(
-            module, settings, obs[test], session_ids[test], latents[test]
+        row = readout_and_gap(module, settings, obs[test], session_ids[test], latents[test])
+        print(
+            f"{updates} | {row['r2']:.3f} | {row['own']:.4f} | {row['shuffled']:.4f} | "
+            f"{row['new_weight_settled']:.3f} | {row['old_weight_settled']:.3f} | "
+            f"{row['f1']:.3f}",
+            flush=True,
         )
-        print(f"{updates} | {r2:.3f} | {own:.4f} | {shuffled:.4f}", flush=True)
 
     report(0)
     if args.updates:

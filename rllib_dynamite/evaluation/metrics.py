@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from scipy.stats import rankdata
 
 # How an env's declared metric reduces one info value per step to one per episode.
 INFO_REDUCTIONS = {"sum": np.sum, "mean": np.mean, "max": np.max}
@@ -111,6 +112,100 @@ def linear_readout(
     varying = total > 1e-12
     r2 = float(np.mean(1.0 - residual[varying] / total[varying])) if varying.any() else np.nan
     return weights, decoded, r2
+
+
+def detection_auc(scores: np.ndarray, labels: np.ndarray) -> float:
+    """Area under the ROC curve of ``scores`` telling ``labels`` (bool) apart: the chance
+    that a positive step scores above a negative one (ties count half; Mann–Whitney U).
+    0.5 is no better than chance; NaN without both classes. Threshold-free, unlike the
+    termination head's F1 at logit 0."""
+    scores, labels = np.asarray(scores, np.float64), np.asarray(labels, bool)
+    positives, negatives = int(labels.sum()), int((~labels).sum())
+    if positives == 0 or negatives == 0:
+        return float("nan")
+    ranks = rankdata(scores)
+    u = ranks[labels].sum() - positives * (positives + 1) / 2
+    return float(u / (positives * negatives))
+
+
+def switch_detection(
+    rewards: Sequence[np.ndarray],
+    session_ids: Sequence[np.ndarray],
+    termination_logits: Sequence[np.ndarray] | None = None,
+) -> dict[str, float]:
+    """How visible a switch is at the step it happens, over episodes' steps ``t ≥ 1``.
+
+    ``switch_auc_reward``: the AUC of the reward's jump ``|r_{t+1} − r_t|`` as a switch
+    detector (what one step of the reward shows of a new latent: the exact-step target
+    the termination loss sets). ``switch_auc_head``: the termination head's logit's AUC
+    (NaN without ``termination_logits``).
+    """
+    jumps, labels, logits = [], [], []
+    for index, (reward, sessions) in enumerate(zip(rewards, session_ids, strict=True)):
+        jumps.append(np.abs(np.diff(reward)))
+        labels.append(sessions[1:] != sessions[:-1])
+        if termination_logits is not None:
+            logits.append(termination_logits[index][1:])
+    labels_all = np.concatenate(labels)
+    return {
+        "switch_auc_reward": detection_auc(np.concatenate(jumps), labels_all),
+        "switch_auc_head": (
+            detection_auc(np.concatenate(logits), labels_all) if logits else float("nan")
+        ),
+    }
+
+
+def follows_switch(
+    beliefs: Sequence[np.ndarray],
+    latents: Sequence[np.ndarray],
+    session_ids: Sequence[np.ndarray],
+    settle: int = 20,
+) -> dict[str, float]:
+    """Does the belief follow a switch, stay on the old latent, or average the two?
+
+    Per episode: ``beliefs`` [T, D] (the belief after each transition), ``latents``
+    [T, L], ``session_ids`` [T]. The linear read-out fitted on every episode's first
+    session decodes the steps of the later sessions; that decoded latent is regressed on
+    the session's latent and the previous session's, per latent dimension, over the first
+    ``settle`` steps after a switch (``early``) and the rest (``settled``). Returns
+    ``new_weight_early``, ``old_weight_early``, ``new_weight_settled``,
+    ``old_weight_settled``, averaged over dimensions that vary: (1, 0) follows the
+    switch, (0, 1) holds the old latent; NaN where there are no such steps.
+    """
+    first, first_latent, later, new, old, early = [], [], [], [], [], []
+    for belief, latent, sessions in zip(beliefs, latents, session_ids, strict=True):
+        first.append(belief[sessions == sessions[0]])
+        first_latent.append(latent[sessions == sessions[0]])
+        for start in switch_steps(sessions):
+            steps = np.arange(start, len(sessions))
+            steps = steps[sessions[steps] == sessions[start]]
+            later.append(belief[steps])
+            new.append(latent[steps])
+            old.append(np.repeat(latent[start - 1 : start], len(steps), axis=0))
+            early.append(np.arange(len(steps)) < settle)
+    row = dict.fromkeys(
+        ("new_weight_early", "old_weight_early", "new_weight_settled", "old_weight_settled"),
+        float("nan"),
+    )
+    if not later:
+        return row
+    readout, _, _ = linear_readout(np.concatenate(first), np.concatenate(first_latent))
+    later_beliefs = np.concatenate(later)
+    decoded = np.concatenate([later_beliefs, np.ones((len(later_beliefs), 1))], axis=1) @ readout
+    new_all, old_all, early_all = np.concatenate(new), np.concatenate(old), np.concatenate(early)
+    for part, rows in (("early", early_all), ("settled", ~early_all)):
+        weights = []
+        for d in range(decoded.shape[1]):
+            x_new, x_old = new_all[rows, d], old_all[rows, d]
+            if rows.sum() < 3 or x_new.std() < 1e-9 or x_old.std() < 1e-9:
+                continue
+            features = np.stack([x_new, x_old, np.ones(len(x_new))], axis=1)
+            weights.append(np.linalg.lstsq(features, decoded[rows, d], rcond=None)[0][:2])
+        if weights:
+            row[f"new_weight_{part}"], row[f"old_weight_{part}"] = map(
+                float, np.mean(weights, axis=0)
+            )
+    return row
 
 
 def summarize_returns(
