@@ -50,7 +50,8 @@ from rllib_dynamite.evaluation.metrics import follows_switch, linear_readout
 from rllib_dynamite.learner import vae_loss
 from rllib_dynamite.offline.belief import EpisodeTensors, train_belief_model
 
-BELIEF_PRESETS = ("dynamite", "varibad", "no_consistency", "no_conditioning", "no_masking")
+# The presets with a belief model (a VAE): their loss switches can train one.
+BELIEF_PRESETS = tuple(n for n, over in PRESET_SETTINGS.items() if over.get("use_vae", True))
 
 
 def collect(
@@ -179,7 +180,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     variants = args.losses.split(",") if args.losses else [None]
     for name in variants:
-        if name is not None and (name not in BELIEF_PRESETS):
+        if name is not None and name not in BELIEF_PRESETS:
             raise ValueError(
                 f"--losses: {name!r} is not a belief-model preset; one of {sorted(BELIEF_PRESETS)}"
             )
