@@ -35,6 +35,7 @@ from rllib_dynamite.evaluation import Evaluator
 from rllib_dynamite.evaluation.checkpoints import find_checkpoint, trials_parser
 from rllib_dynamite.evaluation.metrics import (
     follows_switch,
+    later_sessions,
     linear_readout,
     switch_detection,
 )
@@ -62,8 +63,7 @@ def by_session(episodes: list[EpisodeRecord], velocity: bool) -> dict[str, float
         sessions = e.session_ids
         first.append(beliefs[sessions == sessions[0]])
         first_latent.append(e.latents[sessions == sessions[0]])
-        for session in np.unique(sessions[sessions != sessions[0]]):
-            steps = np.flatnonzero(sessions == session)
+        for steps in later_sessions(sessions):
             later.append(beliefs[steps])
             later_latent.append(e.latents[steps])
             settled.append(beliefs[steps[SETTLE:]])

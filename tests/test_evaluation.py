@@ -18,6 +18,7 @@ from rllib_dynamite.evaluation.adaptation import step_successes, success_rule
 from rllib_dynamite.evaluation.metrics import (
     BoundaryCounts,
     episode_info_metrics,
+    later_sessions,
     linear_readout,
     session_returns,
     steps_to_adapt,
@@ -36,6 +37,8 @@ SCRATCH = "rllib_dynamite/ScratchItch-v0"
 
 def test_switches_and_session_returns():
     assert switch_steps(SESSIONS).tolist() == [4, 7]
+    assert [steps.tolist() for steps in later_sessions(SESSIONS)] == [[4, 5, 6], [7, 8]]
+    assert later_sessions(np.zeros(5, dtype=int)) == []
     np.testing.assert_allclose(session_returns(REWARDS, SESSIONS), [2.9, 0.8, -0.2])
 
 

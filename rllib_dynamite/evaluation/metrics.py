@@ -30,6 +30,12 @@ def switch_steps(session_ids: np.ndarray) -> np.ndarray:
     return np.flatnonzero(session_ids[1:] != session_ids[:-1]) + 1
 
 
+def later_sessions(session_ids: np.ndarray) -> list[np.ndarray]:
+    """The step indices of each session after the first, in order."""
+    bounds = np.concatenate([switch_steps(session_ids), [len(session_ids)]])
+    return [np.arange(a, b) for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
+
+
 def session_returns(rewards: np.ndarray, session_ids: np.ndarray) -> np.ndarray:
     """Return (sum of rewards) of each session of the episode, in order."""
     starts = np.concatenate([[0], switch_steps(session_ids), [len(rewards)]])
@@ -176,12 +182,10 @@ def follows_switch(
     for belief, latent, sessions in zip(beliefs, latents, session_ids, strict=True):
         first.append(belief[sessions == sessions[0]])
         first_latent.append(latent[sessions == sessions[0]])
-        for start in switch_steps(sessions):
-            steps = np.arange(start, len(sessions))
-            steps = steps[sessions[steps] == sessions[start]]
+        for steps in later_sessions(sessions):
             later.append(belief[steps])
             new.append(latent[steps])
-            old.append(np.repeat(latent[start - 1 : start], len(steps), axis=0))
+            old.append(np.repeat(latent[steps[0] - 1 : steps[0]], len(steps), axis=0))
             early.append(np.arange(len(steps)) < settle)
     row = dict.fromkeys(
         ("new_weight_early", "old_weight_early", "new_weight_settled", "old_weight_settled"),
