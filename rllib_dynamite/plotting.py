@@ -113,7 +113,7 @@ def _colours(labels: list[str]) -> dict[str, Any]:
     from matplotlib import colormaps
 
     palette = colormaps["tab10"]
-    return {label: palette(i % 10) for i, label in enumerate(sorted(labels))}
+    return {label: palette(i % 10) for i, label in enumerate(sorted(set(labels)))}
 
 
 def _curve(

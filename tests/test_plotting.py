@@ -88,3 +88,13 @@ def test_plot_without_trials_is_one_error_line(tmp_path, capsys, make):
     (line,) = capsys.readouterr().err.strip().splitlines()
     assert line.startswith("error: no such results directory" if make == "missing" else
                            "error: no trial results")  # fmt: skip
+
+
+def test_every_method_has_its_own_colour_across_envs():
+    """A label repeated for every env (one panel each) keeps one colour, distinct from the
+    others: six methods on four envs once gave dynamite and varibad the same red."""
+    from rllib_dynamite.plotting import _colours
+
+    methods = ["dynamite", "markov_ppo", "no_consistency", "oracle", "rl2", "varibad"]
+    colours = _colours(methods * 4)
+    assert len({colours[m] for m in methods}) == len(methods)
