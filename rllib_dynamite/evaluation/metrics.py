@@ -30,16 +30,20 @@ def switch_steps(session_ids: np.ndarray) -> np.ndarray:
     return np.flatnonzero(session_ids[1:] != session_ids[:-1]) + 1
 
 
+def session_steps(session_ids: np.ndarray) -> list[np.ndarray]:
+    """The step indices of each session of the episode, in order."""
+    bounds = np.concatenate([[0], switch_steps(session_ids), [len(session_ids)]])
+    return [np.arange(a, b) for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
+
+
 def later_sessions(session_ids: np.ndarray) -> list[np.ndarray]:
     """The step indices of each session after the first, in order."""
-    bounds = np.concatenate([switch_steps(session_ids), [len(session_ids)]])
-    return [np.arange(a, b) for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
+    return session_steps(session_ids)[1:]
 
 
 def session_returns(rewards: np.ndarray, session_ids: np.ndarray) -> np.ndarray:
     """Return (sum of rewards) of each session of the episode, in order."""
-    starts = np.concatenate([[0], switch_steps(session_ids), [len(rewards)]])
-    return np.array([rewards[a:b].sum() for a, b in zip(starts[:-1], starts[1:], strict=True)])
+    return np.array([rewards[steps].sum() for steps in session_steps(session_ids)])
 
 
 def steps_to_adapt(successes: np.ndarray, session_ids: np.ndarray) -> list[int | None]:
