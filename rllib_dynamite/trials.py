@@ -21,8 +21,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from rllib_dynamite.config import SETTING_TYPES, ConfigError, _closest
 from rllib_dynamite.envs import env_defaults
+from rllib_dynamite.settings import SETTING_TYPES, ConfigError, _closest
 
 STEPS = "num_env_steps_sampled_lifetime"
 TRAINING_RETURN = "env_runners/episode_return_mean"

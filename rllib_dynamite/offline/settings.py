@@ -19,7 +19,7 @@ from typing import Any, Literal
 
 import yaml
 
-from rllib_dynamite.config import ConfigError, _closest, _describe, _type_ok
+from rllib_dynamite.settings import ConfigError, _closest, _describe, _type_ok
 
 # Presets of the offline pipeline: the belief-model presets of method.md §4, and ``bc``,
 # behaviour cloning on the env's observation alone (no belief model).
