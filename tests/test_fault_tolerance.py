@@ -14,17 +14,19 @@ import pytest
 import yaml
 from ray import cloudpickle, tune
 
+from rllib_dynamite.checkpoint_integrity import (
+    COMPLETE_MARKER,
+    MarkCompleteCheckpoints,
+    latest_complete_checkpoint,
+)
 from rllib_dynamite.config import make_config
 from rllib_dynamite.envs import make
 from rllib_dynamite.fault_tolerance import (
-    COMPLETE_MARKER,
     FAULT_TOLERANCE,
     NUM_ENV_ERRORS,
     BrokenEnvError,
     FaultToleranceCallbacks,
-    MarkCompleteCheckpoints,
     env_error_in_driver,
-    latest_complete_checkpoint,
     with_fault_tolerance,
 )
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from rllib_dynamite.fault_tolerance import COMPLETE_MARKER
+from rllib_dynamite.checkpoint_integrity import COMPLETE_MARKER
 
 ALGORITHM_STATE = "algorithm_state.pkl"
 
@@ -25,7 +25,7 @@ def find_checkpoint(path: str | Path) -> Path:
         return path
     checkpoints = sorted(p.parent for p in path.rglob(ALGORITHM_STATE))
     # A kill while Tune copies a checkpoint leaves a partial newest directory; trust only
-    # the ones Tune recorded (fault_tolerance.MarkCompleteCheckpoints) when marked.
+    # the ones Tune recorded (checkpoint_integrity.MarkCompleteCheckpoints) when marked.
     complete = [p for p in checkpoints if (p / COMPLETE_MARKER).is_file()]
     checkpoints = complete or checkpoints
     if not checkpoints:

@@ -11,10 +11,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
+from rllib_dynamite.checkpoint_integrity import MarkCompleteCheckpoints, RecoverLostCheckpoints
 from rllib_dynamite.experiments.progress import ProgressReporter, format_duration
 from rllib_dynamite.experiments.schema import Experiment, Resources
 from rllib_dynamite.experiments.trainable import DynamiteTrainable
-from rllib_dynamite.fault_tolerance import MarkCompleteCheckpoints, RecoverLostCheckpoints
 
 STOP_METRIC = "num_env_steps_sampled_lifetime"
 logger = logging.getLogger(__name__)
