@@ -39,7 +39,7 @@ from rllib_dynamite.evaluation.metrics import (
     linear_readout,
     switch_detection,
 )
-from rllib_dynamite.evaluation.rollout import EpisodeRecord
+from rllib_dynamite.evaluation.records import EpisodeRecord
 from rllib_dynamite.trials import load_trials
 
 FORWARD_VELOCITY = 8  # HalfCheetah-v5's observation: qpos[1:] (8), then qvel[0]

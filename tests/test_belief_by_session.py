@@ -8,7 +8,7 @@ import pytest
 from script_modules import load
 
 from rllib_dynamite.evaluation.metrics import detection_auc, switch_detection
-from rllib_dynamite.evaluation.rollout import EpisodeRecord
+from rllib_dynamite.evaluation.records import EpisodeRecord
 
 by_session = load("scripts/belief_by_session.py").by_session
 

@@ -7,7 +7,8 @@ import math
 from pathlib import Path
 from typing import Any
 
-from rllib_dynamite.evaluation.rollout import EpisodeRecord, EvaluationReport, Evaluator
+from rllib_dynamite.evaluation.records import EpisodeRecord
+from rllib_dynamite.evaluation.rollout import EvaluationReport, Evaluator
 
 __all__ = ["EpisodeRecord", "EvaluationReport", "Evaluator", "write_json"]
 

@@ -17,7 +17,7 @@ picture decodes it into the env's terms:
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import torch
@@ -25,9 +25,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from rllib_dynamite.evaluation.metrics import switch_steps
-
-if TYPE_CHECKING:
-    from rllib_dynamite.evaluation.rollout import EpisodeRecord
+from rllib_dynamite.evaluation.records import EpisodeRecord
 
 GRIDWORLDS = (
     "rllib_dynamite/GridNavi-v0",

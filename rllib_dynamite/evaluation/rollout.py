@@ -10,7 +10,8 @@ logits the policy acted on, and its reward decoder draws the belief pictures.
 An env may name per-episode metrics of its step ``info`` in
 ``metadata["evaluation_metrics"]``, ``{metric: (info key, "sum" | "mean" | "max")}``
 (ScratchItch: scratches per episode, forces on the person); the report gives each one's
-mean over the episodes.
+mean over the episodes. Each episode is kept as an
+:class:`~rllib_dynamite.evaluation.records.EpisodeRecord`.
 """
 
 from __future__ import annotations
@@ -39,39 +40,10 @@ from rllib_dynamite.evaluation.metrics import (
     linear_readout,
     summarize_returns,
 )
+from rllib_dynamite.evaluation.records import EpisodeRecord
 from rllib_dynamite.rl_module import DynamiteRLModule
 
 MODULE_ID = "default_policy"
-
-
-@dataclass
-class EpisodeRecord:
-    """One evaluation episode of ``T`` transitions; index ``t`` is transition ``x_t``.
-
-    ``states``: [T+1, S] the env's observations ``s_0 … s_T``; ``rewards``,
-    ``session_ids``: [T]; ``latents``: [T, L] the latent that produced ``x_t``;
-    ``successes``: [T] bool, whether ``x_t`` collected what its latent makes achievable
-    (:mod:`~rllib_dynamite.evaluation.adaptation`; ``None`` for an env without a rule);
-    ``belief_mean``/``belief_logvar``: [T+1, D] beliefs ``b_{-1} … b_{T-1}`` (row
-    ``t+1`` is the belief after ``x_t``), ``termination_logits``: [T]; these three
-    are ``None`` for policies without a trained belief model or termination head.
-    ``info_metrics``: the episode's value of each metric its env declares (module
-    docstring; empty if none).
-    """
-
-    states: np.ndarray
-    rewards: np.ndarray
-    session_ids: np.ndarray
-    latents: np.ndarray
-    successes: np.ndarray | None = None
-    belief_mean: np.ndarray | None = None
-    belief_logvar: np.ndarray | None = None
-    termination_logits: np.ndarray | None = None
-    info_metrics: dict[str, float] = field(default_factory=dict)
-
-    @property
-    def episode_return(self) -> float:
-        return float(self.rewards.sum())
 
 
 @dataclass
