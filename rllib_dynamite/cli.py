@@ -124,11 +124,15 @@ def _parser() -> argparse.ArgumentParser:
         "p-sweep box plot, plus Markdown tables (printed and saved beside --out as .md): "
         "final return per method with a 95%% interval over seeds, the reference preset "
         "minus each baseline (Welch), and with --threshold the env steps to reach a "
-        "return. The trials of every directory are merged; of a configuration and seed "
-        "run twice, the longer run is kept.",
+        "return. The trials of every directory and summary are merged; of a configuration "
+        "and seed run twice, the longer run is kept.",
     )
     plot.add_argument(
-        "results", type=Path, nargs="+", help="results directories (searched recursively)"
+        "results",
+        type=Path,
+        nargs="+",
+        help="results directories (searched recursively) or study summaries (.parquet files "
+        "of `rllib-dynamite summarize`)",
     )
     plot.add_argument("--out", type=Path, required=True, help="PNG to write")
     plot.add_argument("--kind", choices=("curves", "ablation", "p-sweep"), default="curves")
@@ -168,6 +172,31 @@ def _parser() -> argparse.ArgumentParser:
         "defaults it ran under)",
     )
 
+    summarize = commands.add_parser(
+        "summarize",
+        help="write the trials of results directories to one compact file `plot` reads",
+        description="A study summary: every trial of the directories (params, and per "
+        "iteration env steps, returns, time and a few diagnostics; per evaluation every "
+        "evaluation/<metric> and the episode returns) in one Parquet file, which `plot` "
+        "reads wherever it reads a results directory, with the same figures and tables "
+        "(docs/results_data/README.md).",
+    )
+    summarize.add_argument(
+        "results", type=Path, nargs="+", help="results directories (searched recursively)"
+    )
+    summarize.add_argument(
+        "--out", type=Path, required=True, help="file to write, e.g. STUDY_DATE_COMMIT.parquet"
+    )
+    summarize.add_argument("--commit", help="the git commit the trials ran at, kept with each")
+    summarize.add_argument(
+        "--columns",
+        type=_name_list("columns", "learners/default_policy/*"),
+        default=(),
+        metavar="COLUMN[,COLUMN]",
+        help="progress.csv columns to keep beside the default ones (names or patterns, "
+        "e.g. 'learners/default_policy/*')",
+    )
+
     commands.add_parser("envs", help="list the registered envs and their defaults")
     add_offline_commands(commands)
     return parser
@@ -192,6 +221,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "tune": _tune,
         "evaluate": _evaluate,
         "plot": _plot,
+        "summarize": _summarize,
         "envs": _envs,
         **OFFLINE_COMMANDS,
     }[args.command]
@@ -450,6 +480,16 @@ def _plot(args: argparse.Namespace) -> int:
     )
     print(table)
     print(f"figure: {figure_path}\ntable:  {table_path}")
+    return 0
+
+
+# -- summarize -------------------------------------------------------------------------
+def _summarize(args: argparse.Namespace) -> int:
+    from rllib_dynamite.trials import load_trials, write_summary
+
+    trials = load_trials(args.results)
+    out = write_summary(trials, args.out, commit=args.commit, columns=args.columns)
+    print(f"{out}: {len(trials)} trial(s), {out.stat().st_size / 1024:,.0f} KiB")
     return 0
 
 

@@ -1,8 +1,9 @@
-"""Figures and Markdown tables of a study from Tune results directories (docs/usage.md).
+"""Figures and Markdown tables of a study from Tune results directories or their study
+summaries (docs/usage.md).
 
-The trials of every directory are merged (:mod:`rllib_dynamite.trials`) and grouped by
-every config value that differs between them except the seed, so seeds become the
-spread of a group:
+The trials of every directory and summary are merged (:mod:`rllib_dynamite.trials`)
+and grouped by every config value that differs between them except the seed, so seeds
+become the spread of a group:
 
 - ``curves``: a metric against env steps, mean ± std over seeds (the paper's Figure 5);
 - ``ablation``: the same for DynaMITE, its three ablations and VariBAD, plus their
@@ -51,7 +52,8 @@ def plot(
     same: Iterable[str] = (),
 ) -> tuple[Path, Path, str]:
     """Draw ``kind`` (curves, ablation or p-sweep) of the merged trials of
-    ``results_dirs`` to ``out`` and write the Markdown tables beside it (``.md``).
+    ``results_dirs`` (results directories or study summaries) to ``out`` and write the
+    Markdown tables beside it (``.md``).
 
     ``at_steps`` reads every trial at that env-step budget (trials that stopped short
     of it are left out); ``threshold`` adds env steps to first reach that return;
@@ -60,7 +62,7 @@ def plot(
     ``(figure path, table path, tables)``.
 
     Raises:
-        FileNotFoundError: a missing directory, or no trials to summarise.
+        FileNotFoundError: a missing directory or summary, or no trials to summarise.
         ValueError: an unknown ``kind`` or ``metric``, or a budget ≤ 0.
     """
     if kind not in KINDS:

@@ -7,19 +7,30 @@ study run over several sittings, or a rerun of one seed) merge into one set of t
 trials are then grouped by every config value that differs between them except the
 seed and the run plan (budget, evaluation schedule), so seeds become the spread of a
 group.
+
+A study summary (``rllib-dynamite summarize``, docs/results_data/README.md) holds a
+study's trials in one Parquet file, read wherever a results directory is: one row per
+iteration (``record`` = ``iteration``: the columns of :data:`SUMMARY_COLUMNS`) and one
+per evaluation (``record`` = ``evaluation``: every scalar ``evaluation/*`` metric and
+the episode returns), each with its trial's identity (:data:`TRIAL_COLUMNS`: the
+flattened ``params.json`` as JSON in ``params``). Returns and evaluation metrics stay
+float64, so a table read from a summary is the table read from its directories; the
+other iteration columns are float32.
 """
 
 from __future__ import annotations
 
 import json
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from fnmatch import fnmatch
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
+from pandas.api.types import is_numeric_dtype
 
 from rllib_dynamite.envs import env_defaults
 from rllib_dynamite.settings import SETTING_TYPES, ConfigError, _closest
@@ -32,6 +43,25 @@ EVALUATION_RETURN = "evaluation/episode_return_mean"
 RUN_PLAN_KEYS = ("stop_timesteps", "evaluation_interval", "evaluation_episodes")
 SEED_KEY = "settings/seed"
 ENV_CONFIG_PREFIX = "settings/env_config/"
+
+SUMMARY_SUFFIX = ".parquet"
+# A summary's iteration columns: the curves docs/results.md draws and the per-iteration
+# diagnostics it cites (docs/usage.md); `summarize --columns` adds others.
+SUMMARY_COLUMNS = (
+    STEPS,
+    TRAINING_RETURN,
+    "time_total_s",
+    "learners/default_policy/entropy",
+    "learners/default_policy/vae_kl_loss",
+    "learners/default_policy/vae_consistency_loss",
+    "learners/default_policy/vae_termination_loss",
+)
+# A trial's columns, the same on each of its rows; ``columns`` lists the iteration and
+# evaluation columns it has.
+TRIAL_COLUMNS = ("study", "trial", "trial_id", "env", "preset", "seed", "params", "commit",
+                 "date", "columns")  # fmt: skip
+RECORD = "record"
+EPISODE_RETURNS = "evaluation/episode_returns"
 
 
 @dataclass
@@ -103,23 +133,31 @@ class Trial:
 
 
 def load_trials(results_dirs: str | Path | Iterable[str | Path]) -> list[Trial]:
-    """Every trial directory under each of ``results_dirs`` (searched recursively).
+    """Every trial directory under each of ``results_dirs`` (searched recursively), and
+    every trial of each study summary (a ``.parquet`` file) among them.
 
-    A trial directory reached twice (nested arguments) is read once; use
-    :func:`merge_trials` for the same configuration run twice.
+    A trial reached twice (nested arguments) is read once; use :func:`merge_trials` for
+    the same configuration run twice.
 
     Raises:
-        FileNotFoundError: no such directory, or no trial with results under them.
+        FileNotFoundError: no such directory or summary, or no trial with results there.
+        ValueError: a ``.parquet`` file that is not a study summary.
     """
     if isinstance(results_dirs, str | Path):
         results_dirs = [results_dirs]
-    directories = [Path(d) for d in results_dirs]
-    for directory in directories:
-        if not directory.is_dir():
-            raise FileNotFoundError(f"no such results directory: {directory}")
+    paths = [Path(d) for d in results_dirs]
+    for path in paths:
+        if not path.is_dir() and not (path.is_file() and path.suffix == SUMMARY_SUFFIX):
+            raise FileNotFoundError(f"no such results directory or study summary: {path}")
     trials, seen = [], set()
-    for directory in directories:
-        for params in sorted(directory.rglob("params.json")):
+    for path in paths:
+        if path.is_file():
+            for trial in _read_summary(path):
+                if trial.path.resolve() not in seen:
+                    seen.add(trial.path.resolve())
+                    trials.append(trial)
+            continue
+        for params in sorted(path.rglob("params.json")):
             trial_dir = params.parent.resolve()
             progress_file = trial_dir / "progress.csv"
             if trial_dir in seen or not progress_file.is_file():
@@ -134,9 +172,127 @@ def load_trials(results_dirs: str | Path | Iterable[str | Path]) -> list[Trial]:
             evaluations, episode_returns = _evaluations(trial_dir / "result.json")
             trials.append(Trial(params.parent, config, progress, evaluations, episode_returns))
     if not trials:
-        names = ", ".join(str(d) for d in directories)
+        names = ", ".join(str(d) for d in paths)
         raise FileNotFoundError(f"no trial results (params.json + progress.csv) under {names}")
     return trials
+
+
+def write_summary(
+    trials: Sequence[Trial],
+    out: str | Path,
+    commit: str | None = None,
+    columns: Iterable[str] = (),
+) -> Path:
+    """Write ``trials`` to the study summary ``out`` (module docstring); return its path.
+
+    ``commit``: the git commit the trials ran at, kept with each trial. ``columns``:
+    iteration columns (names, or patterns such as ``learners/default_policy/*``) to keep
+    beside :data:`SUMMARY_COLUMNS`.
+    """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    patterns = [*SUMMARY_COLUMNS, *columns]
+    frames = []
+    for trial in trials:
+        progress = trial.progress
+        kept = [
+            c for c in progress
+            if any(fnmatch(c, p) for p in patterns)
+            and not c.startswith("evaluation/")  # evaluations come from result.json
+            and is_numeric_dtype(progress[c])
+        ]  # fmt: skip
+        evaluations = trial.evaluations.assign(
+            **{EPISODE_RETURNS: trial.evaluation_episode_returns, RECORD: "evaluation"}
+        )
+        frame = pd.concat([progress[kept].assign(**{RECORD: "iteration"}), evaluations])
+        first = progress.iloc[0] if len(progress) else pd.Series()
+        seed = trial.config.get(SEED_KEY)
+        identity = {
+            "study": trial.path.parent.name,
+            "trial": trial.path.name,
+            "trial_id": first.get("trial_id"),
+            "env": trial.env,
+            "preset": str(trial.config["preset"]),
+            "seed": seed if _is_number(seed) else None,
+            "params": json.dumps(trial.config, sort_keys=True, default=str),
+            "commit": commit,
+            "date": _iso_date(first.get("date")),
+            "columns": json.dumps({"iteration": kept, "evaluation": list(trial.evaluations)}),
+        }
+        frames.append(
+            frame.assign(**{key: [value] * len(frame) for key, value in identity.items()})
+        )
+    frame = pd.concat(frames, ignore_index=True)
+    leading = (*TRIAL_COLUMNS, RECORD)
+    names = [*leading, *(c for c in frame if c not in leading)]
+    types = {name: _summary_type(name) for name in names}
+    arrays = [pa.array(frame[name], type=types[name], from_pandas=True) for name in names]
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    # Dictionaries pay for the repeated trial columns only; split float bytes compress
+    # the noisy float32 curves better.
+    pq.write_table(
+        pa.Table.from_arrays(arrays, names=names),
+        out,
+        compression="zstd",
+        compression_level=19,
+        use_dictionary=[name for name, kind in types.items() if kind == pa.string()],
+        use_byte_stream_split=[name for name, kind in types.items() if kind == pa.float32()],
+    )
+    return out
+
+
+def _summary_type(column: str) -> Any:
+    """The Parquet type of a summary column: float64 for what a table prints."""
+    import pyarrow as pa
+
+    if column == "seed":
+        return pa.int64()
+    if column in (*TRIAL_COLUMNS, RECORD):
+        return pa.string()
+    if column == EPISODE_RETURNS:
+        return pa.list_(pa.float32())
+    if column in (STEPS, TRAINING_RETURN) or column.startswith("evaluation/"):
+        return pa.float64()
+    return pa.float32()
+
+
+def _read_summary(path: Path) -> list[Trial]:
+    """The trials of a study summary as :func:`load_trials` reads them from their
+    directories: the columns a trial has, iteration columns widened to float64."""
+    import pyarrow.parquet as pq
+
+    frame = pq.read_table(path).to_pandas()
+    missing = [c for c in (*TRIAL_COLUMNS, RECORD, STEPS) if c not in frame]
+    if missing:
+        raise ValueError(f"{path} is not a study summary: it has no column {missing[0]!r}")
+    trials = []
+    for (study, name), rows in frame.groupby(["study", "trial"], sort=False):
+        columns = json.loads(rows["columns"].iloc[0])
+        iterations = rows[rows[RECORD] == "iteration"]
+        progress = iterations[columns["iteration"]].astype(np.float64).reset_index(drop=True)
+        evaluated = rows[rows[RECORD] == "evaluation"]
+        evaluations = evaluated[columns["evaluation"]].reset_index(drop=True)
+        if evaluated.empty:  # as a directory without evaluations reads
+            evaluations = pd.DataFrame()
+        returns = evaluated[EPISODE_RETURNS] if EPISODE_RETURNS in evaluated else []
+        trials.append(Trial(
+            path / study / name,
+            json.loads(rows["params"].iloc[0]),
+            progress,
+            evaluations,
+            [[float(r) for r in episode] for episode in returns],
+        ))  # fmt: skip
+    return trials
+
+
+def _iso_date(text: Any) -> str | None:
+    """Tune's ``2026-12-06_08-10-41`` as ``2026-12-06T08:10:41``."""
+    if not isinstance(text, str):
+        return None
+    day, _, time = text.partition("_")
+    return f"{day}T{time.replace('-', ':')}" if time else day
 
 
 def merge_trials(trials: list[Trial]) -> tuple[list[Trial], list[str]]:

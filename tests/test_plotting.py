@@ -1,4 +1,5 @@
-"""``rllib-dynamite plot`` on Tune results directories written here (rllib_dynamite/plotting.py).
+"""``rllib-dynamite plot`` on Tune results directories written here and on their study
+summaries (rllib_dynamite/plotting.py, ``rllib-dynamite summarize``).
 
 The end-to-end run on a real training run is in tests/test_cli.py.
 """
@@ -98,3 +99,36 @@ def test_every_method_has_its_own_colour_across_envs():
     methods = ["dynamite", "markov_ppo", "no_consistency", "oracle", "rl2", "varibad"]
     colours = _colours(methods * 4)
     assert len({colours[m] for m in methods}) == len(methods)
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        ["--threshold", "5"],
+        ["--at-steps", "250", "--metric", "evaluation/episode_return_mean"],
+        ["--kind", "p-sweep"],
+    ],
+    ids=["curves", "budget", "p-sweep"],
+)
+def test_plot_of_study_summaries_is_the_plot_of_their_directories(sittings, tmp_path, extra):
+    """`summarize` each directory, then `plot` the summaries: the same tables (paths
+    aside) and the same figure, byte for byte."""
+    summaries = []
+    for directory in sittings:
+        summary = tmp_path / "summaries" / f"{directory.name}.parquet"
+        assert main(["summarize", str(directory), "--out", str(summary), "--commit", "abc"]) == 0
+        summaries.append(summary)
+    from_dirs, from_summaries = tmp_path / "dirs.png", tmp_path / "summaries.png"
+    assert main(["plot", *map(str, sittings), "--out", str(from_dirs), *extra]) == 0
+    assert main(["plot", *map(str, summaries), "--out", str(from_summaries), *extra]) == 0
+    tables = from_summaries.with_suffix(".md").read_text()
+    for summary in summaries:  # a summary's trial reads as SUMMARY/STUDY/TRIAL
+        tables = tables.replace(str(summary), str(tmp_path))
+    assert tables == from_dirs.with_suffix(".md").read_text()
+    assert from_summaries.read_bytes() == from_dirs.read_bytes()
+
+
+def test_summarize_without_trials_is_one_error_line(tmp_path, capsys):
+    assert main(["summarize", str(tmp_path / "missing"), "--out", str(tmp_path / "x.parquet")]) == 2
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert line.startswith("error: no such results directory or study summary")

@@ -13,7 +13,7 @@ from rllib_dynamite.summary import (
     t_quantile,
     welch_interval,
 )
-from rllib_dynamite.trials import group_trials, load_trials
+from rllib_dynamite.trials import group_trials, load_trials, write_summary
 
 
 @pytest.mark.parametrize(
@@ -124,3 +124,24 @@ def test_table_of_methods_by_env_when_a_study_spans_envs(tmp_path, write_trial):
 
 def test_no_table_by_env_for_one_env(study):
     assert "Table 1" not in summary_tables(study)
+
+
+def test_tables_of_a_study_summary_are_those_of_its_directory(tmp_path, write_trial):
+    """Returns keep every digit in a summary (float64), so its tables are the
+    directory's to the last character."""
+    for seed, final in enumerate((10.123456789, 12.987654321, 14.5550000001)):
+        write_trial(tmp_path / "study" / f"dynamite_{seed}", preset="dynamite", seed=seed,
+                    steps=[100, 200, 300], returns=[0.1, 1.7, 2.3], evaluations={1: final / 2,
+                    2: final})  # fmt: skip
+        write_trial(tmp_path / "study" / f"varibad_{seed}", preset="varibad", seed=seed,
+                    steps=[100, 200, 300], returns=[0.3, 1.1, final / 3])  # fmt: skip
+    # 0.125000001 is 0.13 to two places, its float32 0.125 would read 0.12.
+    write_trial(tmp_path / "study" / "rl2_0", preset="rl2", seed=0, steps=[100, 200, 300],
+                returns=[0.0, 0.0, 0.0], evaluations={2: 0.125000001})  # fmt: skip
+    trials = load_trials(tmp_path / "study")
+    summary = write_summary(trials, tmp_path / "study.parquet")
+    for at_steps in (250, None):
+        expected = summary_tables(group_trials(trials), at_steps=at_steps, threshold=6.0)
+        read = summary_tables(group_trials(load_trials(summary)), at_steps=at_steps, threshold=6.0)
+        assert read == expected
+    assert "| GridNavi-v0 | rl2 | 1 | 0.13 |" in read
