@@ -214,7 +214,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     # `python -m`; the console script's own sys.path does not hold it.
     if os.getcwd() not in sys.path:
         sys.path.insert(0, os.getcwd())
-    from rllib_dynamite.config import ConfigError
+    from rllib_dynamite.settings import ConfigError
 
     command = {
         "train": _train,
@@ -237,14 +237,15 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 # -- train -----------------------------------------------------------------------------
 def _train(args: argparse.Namespace) -> int:
-    from rllib_dynamite.config import ConfigError
     from rllib_dynamite.envs.resolve import short_name
     from rllib_dynamite.experiments import Experiment, load_experiment, validate_experiment
+    from rllib_dynamite.settings import ConfigError
 
+    if args.config is None and args.env is None:
+        raise ConfigError("train needs --env (or --config FILE.yaml)")
+    _check_names(args)
     if args.config is not None:
         experiment = load_experiment(args.config)
-    elif args.env is None:
-        raise ConfigError("train needs --env (or --config FILE.yaml)")
     else:
         experiment = Experiment(name="train", env=args.env)
     settings = dict(experiment.settings)
@@ -287,8 +288,25 @@ def _train(args: argparse.Namespace) -> int:
     return _run(experiment, output.resolve().parent, args, resume=args.resume, references=True)
 
 
+def _check_names(args: argparse.Namespace) -> None:
+    """Refuse an unknown env id, preset or setting among ``train``'s flags before the env
+    is built and Ray and torch load, which takes seconds."""
+    from rllib_dynamite.envs.resolve import resolve_env
+    from rllib_dynamite.presets import check_preset
+    from rllib_dynamite.settings import validate_settings
+
+    if args.env is not None:
+        resolve_env(args.env)
+    if args.preset is not None:
+        check_preset(args.preset)
+    flags: dict[str, Any] = {}
+    for override in args.overrides:
+        _apply_override(flags, override)
+    validate_settings(flags)
+
+
 def _apply_override(settings: dict[str, Any], override: str) -> None:
-    from rllib_dynamite.config import ConfigError
+    from rllib_dynamite.settings import ConfigError
 
     key, separator, text = override.partition("=")
     if not separator or not key:
@@ -418,8 +436,8 @@ def _tune(args: argparse.Namespace) -> int:
 def _restrict_grid(experiment: Any, choice: str) -> Any:
     """``experiment`` running only the chosen values of one grid (``--grid KEY=V1,V2``),
     its name suffixed with them."""
-    from rllib_dynamite.config import ConfigError
     from rllib_dynamite.experiments.schema import restrict_grid
+    from rllib_dynamite.settings import ConfigError
 
     axis, separator, text = choice.partition("=")
     values = [yaml.safe_load(part) for part in text.split(",") if part.strip()]

@@ -161,6 +161,58 @@ def test_console_script_error_has_no_traceback(tmp_path):
     assert run.stderr.strip().splitlines()[-1] == expected
 
 
+NO_SUCH_ENV = "rllib_dynamite/GridNav-v0"
+# Runs the CLI, then prints its exit status and which of Ray and torch it imported.
+_CLI_THEN_HEAVY_MODULES = """
+import sys
+from rllib_dynamite.cli import main
+try:
+    status = main(sys.argv[1:])
+except SystemExit as exit:
+    status = exit.code
+print(status, sorted({"ray", "torch"} & {name.split(".")[0] for name in sys.modules}))
+"""
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["train", "--env", GRID, "--preset", "dynamo"], "unknown preset 'dynamo'"),
+        (["train", "--env", NO_SUCH_ENV], f"unknown env {NO_SUCH_ENV!r}"),
+        (["train", "--env", GRID, "--set", "lrr=1"], "unknown setting 'lrr'"),
+        (["tune", "key.yaml"], "unknown key 'stop_timestep'"),
+        (["tune", "preset.yaml"], "unknown preset 'varibda'"),
+        (["tune", "setting.yaml"], "unknown setting 'kl_wieght'"),
+        (["train", "--config", "env.yaml"], f"unknown env {NO_SUCH_ENV!r}"),
+        (["--help"], None),
+        (["train", "--help"], None),
+    ],
+    ids=["preset", "env", "setting", "yaml-key", "yaml-preset", "yaml-setting", "yaml-env",
+         "help", "train-help"],
+)  # fmt: skip
+def test_a_bad_name_or_help_loads_neither_ray_nor_torch(tmp_path, argv, message):
+    """Names are checked before Ray and torch load (seconds): a typo fails at once."""
+    grid = f"env: {GRID}\n"
+    files = {
+        "key.yaml": grid + "stop_timestep: 100\n",
+        "preset.yaml": grid + "presets: [dynamite, varibda]\n",
+        "setting.yaml": grid + "settings: {lr: {grid_search: [0.001]}, kl_wieght: 0.1}\n",
+        "env.yaml": f"env: {NO_SUCH_ENV}\n",
+    }
+    for name, text in files.items():
+        (tmp_path / name).write_text(text)
+    run = subprocess.run(
+        [sys.executable, "-c", _CLI_THEN_HEAVY_MODULES, *argv],
+        cwd=tmp_path, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    status, heavy = run.stdout.strip().splitlines()[-1].split(" ", 1)
+    assert heavy == "[]", run.stdout + run.stderr
+    if message is None:
+        assert status == "0" and "usage: rllib-dynamite" in run.stdout
+    else:
+        assert status == "2" and message in run.stderr, run.stderr
+
+
 def test_train_rejects_a_sweep(capsys):
     assert main(["train", "--config", str(ROOT / "tune_configs" / "smoke.yaml")]) == 2
     assert "use `rllib-dynamite tune FILE`" in capsys.readouterr().err

@@ -20,6 +20,7 @@ from __future__ import annotations
 import difflib
 import importlib
 import inspect
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
@@ -220,6 +221,10 @@ def _tune_entry(env_id: str, name: str) -> EnvEntry | None:
 def _user_tune_creator(env_id: str) -> Callable[..., gym.Env] | None:
     """The creator of ``env_id`` in Ray Tune's registry, unless :func:`register_with_tune`
     put it there."""
+    # Registering imports Ray Tune's registry: a process that has not imported it holds
+    # no registration, and need not import Ray (seconds) to learn that.
+    if "ray.tune.registry" not in sys.modules:
+        return None
     from ray.tune.registry import ENV_CREATOR, _global_registry
 
     if not _global_registry.contains(ENV_CREATOR, env_id):

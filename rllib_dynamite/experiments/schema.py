@@ -21,8 +21,9 @@ from typing import Any
 
 import yaml
 
-from rllib_dynamite.config import PRESETS, ConfigError, resolve_settings
 from rllib_dynamite.envs.resolve import GUIDE, probe_env, resolve_env
+from rllib_dynamite.presets import PRESETS
+from rllib_dynamite.settings import ConfigError, validate_settings
 
 GRID = "grid_search"
 # The labels of the env's info that evaluation reads (rllib_dynamite.evaluation).
@@ -258,22 +259,30 @@ def _code(raw: dict[str, Any], base_dir: Path) -> Code:
 
 def validate_experiment(experiment: Experiment) -> None:
     """Check every value, the env, presets and settings: resolve every (preset, grid
-    point), which builds the env, so a bad value fails here rather than in a trial."""
+    point), which builds the env, so a bad value fails here rather than in a trial.
+    Names are checked first, before the env is built and RLlib and torch load."""
     for key in TOP_LEVEL:
         if key not in _STRUCTURED:
             check, kind, _ = TOP_LEVEL[key]
             if not check(getattr(experiment, key)):
                 raise ConfigError(f"{key} must be {kind}, got {getattr(experiment, key)!r}")
-    experiment.code.add_to_path()
-    try:
-        resolve_env(experiment.env)
-    except ValueError as error:
-        raise ConfigError(f"env: {error}") from None
     for preset in experiment.presets:
         if preset not in PRESETS:
             raise ConfigError(f"preset: unknown preset {preset!r}{_closest(preset, PRESETS)}")
     if "seed" in experiment.settings:
         raise ConfigError("settings.seed: give seeds with the top-level 'seeds' list")
+    for point in experiment.grid_points():
+        try:
+            validate_settings(point)
+        except ConfigError as error:
+            raise ConfigError(f"settings: {error}") from None
+    experiment.code.add_to_path()
+    try:
+        resolve_env(experiment.env)
+    except ValueError as error:
+        raise ConfigError(f"env: {error}") from None
+    from rllib_dynamite.config import resolve_settings  # RLlib and torch, once names are good
+
     env_kwargs_seen: list[dict[str, Any]] = []
     for preset, point in itertools.product(experiment.presets, experiment.grid_points()):
         try:
