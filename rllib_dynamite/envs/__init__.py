@@ -30,7 +30,7 @@ ENV_KWARGS: dict[str, dict[str, Any]] = {
     # The paper's gridworld as a third-party reimplementation reads it (docs/method.md §6).
     "rllib_dynamite/PaperGridNavi-v0": {"num_goals": 2, "other_goal_reward": 0.0},
     # GridNavi's two-goal variant (the inactive goal pays -0.1 like any other cell): its
-    # own id, so that it can have its own defaults (rllib_dynamite/config.py).
+    # own id, so that it can have its own defaults (rllib_dynamite/env_defaults.py).
     "rllib_dynamite/TwoGoalGridNavi-v0": {"num_goals": 2},
 }
 ENV_IDS: tuple[str, ...] = tuple(ENTRY_POINTS)
