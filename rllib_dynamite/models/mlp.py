@@ -44,7 +44,7 @@ class RunningNormalizer(nn.Module):
     With ``window`` > 0 the statistics forget: once they hold ``window`` samples, each
     new batch of ``n`` takes weight ``n / window`` (an exponential moving average), so
     they follow a belief whose scale drifts while the belief model trains instead of
-    keeping its early spread (docs/results.md, "Why the policies stay").
+    keeping its early spread (docs/results.md, "Beliefs that act").
     """
 
     def __init__(self, dim: int, clip: float = 5.0, epsilon: float = 1e-4, window: int = 0) -> None:
