@@ -17,6 +17,8 @@ from typing import Any
 
 import yaml
 
+from rllib_dynamite.analysis.cli import DIAGNOSE_COMMANDS, add_diagnose_commands
+from rllib_dynamite.calibration.cli import CALIBRATE_COMMANDS, add_calibrate_command
 from rllib_dynamite.offline.cli import OFFLINE_COMMANDS, add_offline_commands
 
 # Ray's dashboard/usage banners and log de-duplication notes are noise on a console
@@ -75,10 +77,13 @@ def _parser() -> argparse.ArgumentParser:
     tune = commands.add_parser(
         "tune",
         help="run a Ray Tune sweep from an experiment YAML",
-        description="Run the sweep an experiment YAML describes (docs/configs.md). "
-        "Results go to OUTPUT/NAME.",
+        description="Run the sweep an experiment YAML describes. tune_configs/ holds the "
+        "project's, by purpose: paper/, local/, calibration/, studies/, examples/ "
+        "(docs/configs.md says which file to run). Results go to OUTPUT/NAME.",
     )
-    tune.add_argument("file", type=Path, help="experiment YAML (e.g. tune_configs/smoke.yaml)")
+    tune.add_argument(
+        "file", type=Path, help="experiment YAML, e.g. tune_configs/examples/smoke.yaml"
+    )
     tune.add_argument("--output", type=Path, default=Path("results"), help="default: results")
     tune.add_argument("--resume", action="store_true", help="continue an interrupted sweep")
     tune.add_argument("--dry-run", action="store_true", help="validate and list, run nothing")
@@ -86,7 +91,7 @@ def _parser() -> argparse.ArgumentParser:
         "--seeds",
         type=_seed_list,
         help="run only these of the file's seeds, e.g. 0,1,2 (results in OUTPUT/NAME-seeds-0-1-2; "
-        "`plot` merges the directories of several sittings)",
+        "`plot` merges several result directories)",
     )
     tune.add_argument(
         "--presets",
@@ -199,6 +204,8 @@ def _parser() -> argparse.ArgumentParser:
 
     commands.add_parser("envs", help="list the registered envs and their defaults")
     add_offline_commands(commands)
+    add_diagnose_commands(commands)
+    add_calibrate_command(commands)
     return parser
 
 
@@ -224,6 +231,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "summarize": _summarize,
         "envs": _envs,
         **OFFLINE_COMMANDS,
+        **DIAGNOSE_COMMANDS,
+        **CALIBRATE_COMMANDS,
     }[args.command]
     try:
         return command(args)

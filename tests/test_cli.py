@@ -14,6 +14,7 @@ from rllib_dynamite.cli import main
 
 GRID = "rllib_dynamite/GridNavi-v0"
 ROOT = Path(__file__).parent.parent
+SMOKE = ROOT / "tune_configs" / "examples" / "smoke.yaml"
 TINY = ["--set", "num_env_runners=0", "--set", "num_envs_per_env_runner=2"]
 VAE_TAGS = ("reconstruction_loss", "kl_loss", "consistency_loss", "termination_loss")
 
@@ -107,7 +108,7 @@ def test_plot_reads_evaluation_metrics_from_result_json(train_run, tmp_path, cap
 
 
 def test_tune_smoke_yaml_logs_the_dynamite_losses(ray_local, tmp_path, capsys):
-    assert main(["tune", str(ROOT / "tune_configs" / "smoke.yaml"), "--output", str(tmp_path)]) == 0
+    assert main(["tune", str(SMOKE), "--output", str(tmp_path)]) == 0
     trials = _trial_dirs(tmp_path / "smoke")
     assert [t.name.split("_")[1] for t in trials] == ["seed=0", "seed=1"]
     for trial in trials:
@@ -117,7 +118,7 @@ def test_tune_smoke_yaml_logs_the_dynamite_losses(ray_local, tmp_path, capsys):
     out = capsys.readouterr().out
     assert "iter    1" in out and "tensorboard --logdir" in out
     # A finished sweep resumes to the same trials without training again.
-    assert main(["tune", str(ROOT / "tune_configs" / "smoke.yaml"), "--output", str(tmp_path),
+    assert main(["tune", str(SMOKE), "--output", str(tmp_path),
                  "--resume"]) == 0  # fmt: skip
     assert _trial_dirs(tmp_path / "smoke") == trials
 
@@ -146,6 +147,24 @@ def test_bad_files_fail_with_one_line_before_ray_starts(
     assert main(["tune", str(path)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("error: ") and message in err[0]
+
+
+@pytest.mark.parametrize("old", ["tune_configs/gridnavi_long.yaml", "gridnavi_long.yaml"])
+def test_tune_names_the_new_path_of_a_renamed_file_before_ray_starts(old, monkeypatch, capsys):
+    import ray
+
+    def no_ray(*args, **kwargs):
+        raise AssertionError("Ray must not start for a renamed file")
+
+    monkeypatch.setattr(ray, "init", no_ray)
+    monkeypatch.chdir(ROOT)
+    assert main(["tune", old, "--dry-run"]) == 2
+    assert capsys.readouterr().err.strip().splitlines() == [
+        f"error: no such experiment file: {old}; it is now tune_configs/local/gridnavi.yaml "
+        "(docs/configs.md)"
+    ]
+    assert main(["tune", "tune_configs/local/gridnavi.yaml", "--dry-run"]) == 0
+    assert "results in results/gridnavi_long" in capsys.readouterr().out
 
 
 def test_console_script_error_has_no_traceback(tmp_path):
@@ -214,7 +233,7 @@ def test_a_bad_name_or_help_loads_neither_ray_nor_torch(tmp_path, argv, message)
 
 
 def test_train_rejects_a_sweep(capsys):
-    assert main(["train", "--config", str(ROOT / "tune_configs" / "smoke.yaml")]) == 2
+    assert main(["train", "--config", str(SMOKE)]) == 2
     assert "use `rllib-dynamite tune FILE`" in capsys.readouterr().err
 
 
@@ -275,7 +294,7 @@ def test_train_takes_a_user_env_as_module_attr_from_the_current_directory(ray_lo
 
 
 def test_tune_runs_a_subset_of_seeds_into_its_own_directory(tmp_path, capsys):
-    yaml_file = Path(__file__).resolve().parent.parent / "tune_configs" / "paper_gridnavi.yaml"
+    yaml_file = ROOT / "tune_configs" / "local" / "paper_gridnavi.yaml"
     assert (
         main(["tune", str(yaml_file), "--seeds", "3,4", "--dry-run", "--output", str(tmp_path)])
         == 0
@@ -288,7 +307,7 @@ def test_tune_runs_a_subset_of_seeds_into_its_own_directory(tmp_path, capsys):
 
 
 def test_tune_runs_a_subset_of_presets_into_its_own_directory(tmp_path, capsys):
-    yaml_file = Path(__file__).resolve().parent.parent / "tune_configs" / "paper_gridnavi.yaml"
+    yaml_file = ROOT / "tune_configs" / "local" / "paper_gridnavi.yaml"
     args = ["tune", str(yaml_file), "--presets", "rl2,oracle", "--seeds", "3,4", "--dry-run"]
     assert main([*args, "--output", str(tmp_path)]) == 0
     out = capsys.readouterr().out
@@ -299,7 +318,7 @@ def test_tune_runs_a_subset_of_presets_into_its_own_directory(tmp_path, capsys):
 
 
 def test_tune_runs_a_subset_of_a_grid_into_its_own_directory(tmp_path, capsys):
-    yaml_file = ROOT / "tune_configs" / "halfcheetah_vel_p_sweep_local.yaml"
+    yaml_file = ROOT / "tune_configs" / "studies" / "halfcheetah_vel_p_sweep.yaml"
     args = ["tune", str(yaml_file), "--seeds", "0", "--grid", "p=1.0", "--dry-run"]
     assert main([*args, "--output", str(tmp_path)]) == 0
     out = capsys.readouterr().out

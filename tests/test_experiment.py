@@ -12,31 +12,80 @@ from rllib_dynamite.config import ConfigError
 from rllib_dynamite.experiments import experiment_from_dict, load_experiment, validate_experiment
 from rllib_dynamite.experiments.launch import trial_name
 from rllib_dynamite.experiments.progress import ProgressReporter
+from rllib_dynamite.experiments.renamed import RENAMED
 from rllib_dynamite.experiments.schema import CODE, RESOURCES, TOP_LEVEL
 
 ROOT = Path(__file__).parent.parent
-TUNE_CONFIGS = sorted((ROOT / "tune_configs").glob("*.yaml"))
+CONFIGS = ROOT / "tune_configs"
+TUNE_CONFIGS = sorted(CONFIGS.rglob("*.yaml"))
+FOLDERS = ("paper", "local", "calibration", "studies", "examples")
 GRID = "rllib_dynamite/GridNavi-v0"
 
 
-@pytest.mark.parametrize("path", TUNE_CONFIGS, ids=lambda p: p.name)
+def _relative(path: Path) -> str:
+    return path.relative_to(CONFIGS).as_posix()
+
+
+@pytest.mark.parametrize("path", TUNE_CONFIGS, ids=_relative)
 def test_every_tune_config_validates(path):
     experiment = load_experiment(path)
     assert experiment.num_trials >= 2
-    assert experiment.name == path.stem
+
+
+def test_tune_configs_are_sorted_by_purpose_into_results_of_their_own():
+    assert {path.parent.name for path in TUNE_CONFIGS} <= set(FOLDERS)
+    names = [load_experiment(path).name for path in TUNE_CONFIGS]
+    assert len(set(names)) == len(names)  # no two files write to one results directory
+
+
+def test_local_holds_one_file_per_env():
+    envs = [load_experiment(path).env for path in sorted((CONFIGS / "local").glob("*.yaml"))]
+    assert sorted(envs) == sorted(
+        f"rllib_dynamite/{name}-v0"
+        for name in ("GridNavi", "PaperGridNavi", "HalfCheetahVel", "Reacher", "ScratchItch")
+    )
 
 
 def test_paper_experiments_cover_every_method_and_seed():
-    names = {p.stem for p in TUNE_CONFIGS}
-    assert {"gridnavi", "reacher", "halfcheetah_vel", "scratch_itch"} <= names
     methods = {"dynamite", "varibad", "rl2", "oracle", "no_consistency", "no_conditioning",
                "no_masking"}  # fmt: skip
     for name in ("gridnavi", "reacher", "halfcheetah_vel", "scratch_itch"):
-        experiment = load_experiment(Path(TUNE_CONFIGS[0].parent, f"{name}.yaml"))
+        experiment = load_experiment(CONFIGS / "paper" / f"{name}.yaml")
         assert set(experiment.presets) == methods
         assert len(experiment.seeds) == (3 if name == "scratch_itch" else 5)
-    sweep = load_experiment(Path(TUNE_CONFIGS[0].parent, "halfcheetah_vel_p_sweep.yaml"))
+    sweep = load_experiment(CONFIGS / "paper" / "halfcheetah_vel_p_sweep.yaml")
     assert sweep.num_trials == 2 * 5 * 6
+
+
+def test_every_renamed_file_has_moved_to_an_existing_file():
+    for old, new in RENAMED.items():
+        assert not (CONFIGS / old).exists(), old
+        assert (CONFIGS / new).is_file(), new
+
+
+@pytest.mark.parametrize(
+    "given, cwd, new",
+    [
+        ("tune_configs/gridnavi_long.yaml", ".", "tune_configs/local/gridnavi.yaml"),
+        ("gridnavi_long.yaml", ".", "tune_configs/local/gridnavi.yaml"),
+        ("smoke.yaml", "tune_configs", "examples/smoke.yaml"),
+    ],
+)
+def test_an_old_file_name_names_the_new_path(given, cwd, new, monkeypatch):
+    monkeypatch.chdir(ROOT / cwd)
+    with pytest.raises(FileNotFoundError) as error:
+        load_experiment(given)
+    assert str(error.value) == (
+        f"no such experiment file: {given}; it is now {new} (docs/configs.md)"
+    )
+    assert load_experiment(new).name  # the path it names loads from there
+
+
+def test_other_missing_files_are_not_called_renamed(tmp_path):
+    for path in (tmp_path / "gridnavi_long.yaml", Path("tune_configs/no_such_file.yaml")):
+        with pytest.raises(FileNotFoundError) as error:
+            load_experiment(path)
+        assert str(error.value) == f"no such experiment file: {path}"
 
 
 @pytest.mark.parametrize(
@@ -160,4 +209,4 @@ def test_docs_describe_every_key_and_file():
     for key in [*TOP_LEVEL, *RESOURCES, *CODE]:
         assert f"| `{key}` |" in docs, key
     for path in TUNE_CONFIGS:
-        assert f"`{path.name}`" in docs, path.name
+        assert f"`{_relative(path)}`" in docs, _relative(path)

@@ -22,6 +22,7 @@ from typing import Any
 import yaml
 
 from rllib_dynamite.envs.resolve import GUIDE, probe_env, resolve_env
+from rllib_dynamite.experiments.renamed import renamed_to
 from rllib_dynamite.presets import PRESETS
 from rllib_dynamite.settings import ConfigError, validate_settings
 
@@ -189,12 +190,18 @@ def load_experiment(path: str | Path) -> Experiment:
     """Read and validate an experiment YAML file.
 
     Raises:
-        FileNotFoundError: no such file.
+        FileNotFoundError: no such file; for a file of ``tune_configs/`` that moved,
+            the message names its new path.
         ConfigError: bad YAML, an unknown key, a wrong type or a bad value; the message
             starts with the file name and names the key.
     """
     path = Path(path)
     if not path.is_file():
+        new = renamed_to(path)
+        if new is not None:
+            raise FileNotFoundError(
+                f"no such experiment file: {path}; it is now {new} (docs/configs.md)"
+            )
         raise FileNotFoundError(f"no such experiment file: {path}")
     try:
         raw = yaml.safe_load(path.read_text())
