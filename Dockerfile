@@ -29,5 +29,6 @@ RUN pip install --no-deps . \
     && rllib-dynamite envs >/dev/null \
     && mkdir -p /home/ray/results
 
-# `rllib-dynamite tune tune_configs/FILE.yaml --address auto` runs from here.
+# `rllib-dynamite tune tune_configs/paper/gridnavi.yaml --address auto` (any file of
+# tune_configs/, docs/configs.md) runs from here.
 CMD ["rllib-dynamite", "--help"]

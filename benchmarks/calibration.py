@@ -20,16 +20,16 @@ gates, by what the env's scripted references are (``evaluation/scripted.py``):
 Each trained trial's final checkpoint is evaluated greedily on ``--episodes`` episodes
 seeded like the scripted references, so both meet the same latent sequences. Results
 are Tune directories of ``rllib-dynamite tune``; with ``--train`` the gridworld
-calibration YAMLs are run first (``tune_configs/calibration_gridnavi.yaml``,
-``calibration_two_goal_gridnavi.yaml`` and ``calibration_paper_gridnavi.yaml``). The
-continuous envs' (``calibration_reacher.yaml``, about 35 minutes on 2 CPUs, estimated;
-``calibration_halfcheetah_vel.yaml``, 40 minutes, measured) are run on their own, then
+calibration YAMLs are run first (``tune_configs/calibration/gridnavi.yaml``,
+``two_goal_gridnavi.yaml`` and ``paper_gridnavi.yaml``). The continuous envs'
+(``calibration/reacher.yaml``, about 35 minutes on 2 CPUs, estimated;
+``calibration/halfcheetah_vel.yaml``, 40 minutes, measured) are run on their own, then
 read the same way, on fewer episodes: a MuJoCo checkpoint's greedy episodes play at
 ~250 env steps/s, so 100 episodes of 200 steps take ~1.5 minutes per trial.
 
     python benchmarks/calibration.py --train --output results/calibration
     python benchmarks/calibration.py results/calibration/calibration_gridnavi results/...
-    rllib-dynamite tune tune_configs/calibration_reacher.yaml --output results
+    rllib-dynamite tune tune_configs/calibration/reacher.yaml --output results
     python benchmarks/calibration.py results/calibration_reacher --episodes 100
 """
 
@@ -57,9 +57,9 @@ from rllib_dynamite.evaluation.scripted import (
 
 ROOT = Path(__file__).resolve().parents[1]
 CALIBRATION_YAMLS = (
-    ROOT / "tune_configs" / "calibration_gridnavi.yaml",
-    ROOT / "tune_configs" / "calibration_two_goal_gridnavi.yaml",
-    ROOT / "tune_configs" / "calibration_paper_gridnavi.yaml",
+    ROOT / "tune_configs" / "calibration" / "gridnavi.yaml",
+    ROOT / "tune_configs" / "calibration" / "two_goal_gridnavi.yaml",
+    ROOT / "tune_configs" / "calibration" / "paper_gridnavi.yaml",
 )
 GATE = 0.95
 # preset -> the scripted reference it is held to.
