@@ -26,8 +26,13 @@ What each env has:
   ``memoryless`` is the best of holding still and tapping one fixed skin point (three
   along the limb, each on the side facing the robot), for lack of the itch.
 
-Any other env (your own) has none: :func:`scripted_references` raises
-:class:`NoScriptedReferences`, and :func:`random_reference` alone plays it.
+Any other env (your own) may offer its own through a ``scripted_policies()`` method on
+the unwrapped env, returning ``{"memoryless": {description: policy, ...},
+"oracle": (description, policy), "bound": bool}`` (``oracle`` and ``bound`` optional;
+``bound``: the policies are the best of their class, so a trained preset is held to
+them; :mod:`rllib_dynamite.suite` has examples). An env with neither:
+:func:`scripted_references` raises :class:`NoScriptedReferences`, and
+:func:`random_reference` alone plays it.
 
 *Bounds*: GridNavi's references are the best return of their class of policy (the
 shortest walk; the best cell), so a trained preset is held to them. The continuous
@@ -320,10 +325,30 @@ def _candidates(env: gym.Env) -> _Candidates:
             ("tap the true itch (Jacobian reach, touch-lift-touch)", TapSkin()),
             bound=False,
         )
+    hook = getattr(task, "scripted_policies", None)
+    if callable(hook):
+        return _hooked_candidates(task, hook())
     raise NoScriptedReferences(
-        f"no scripted references for {type(task).__name__} "
-        "(GridNavi, Reacher, HalfCheetahVel and ScratchItch only)"
+        f"no scripted references for {type(task).__name__}: give it a "
+        'scripted_policies() method (docs/custom_envs.md, "Will it learn?")'
     )
+
+
+def _hooked_candidates(task: gym.Env, policies: Any) -> _Candidates:
+    """An env's own references, from its ``scripted_policies()`` (module docstring)."""
+    name = type(task).__name__
+    if not isinstance(policies, dict) or not policies.get("memoryless"):
+        raise NoScriptedReferences(
+            f"{name}.scripted_policies() must return a dict with a non-empty 'memoryless' "
+            f"entry {{description: policy}}, got {policies!r}"
+        )
+    memoryless = policies["memoryless"]
+    if callable(memoryless):
+        memoryless = {"memoryless (the env's own)": memoryless}
+    oracle = policies.get("oracle")
+    if callable(oracle):
+        oracle = ("oracle (the env's own)", oracle)
+    return _Candidates(dict(memoryless), oracle, bool(policies.get("bound", False)))
 
 
 def scripted_references(env: gym.Env, episodes: int, seed: int = 0) -> dict[str, Reference]:
