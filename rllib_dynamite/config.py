@@ -210,8 +210,8 @@ def _module_model_config(settings: DynamiteSettings, max_seq_len: int) -> dict[s
         "state_embed_dim", "action_embed_dim", "reward_embed_dim", "gru_hidden_dim",
         "latent_dim", "policy_hiddens", "value_hiddens", "activation", "policy_input",
         "detach_belief", "termination_head", "reward_decoder_hiddens", "reward_decoder_grid",
-        "state_decoder",
-        "state_decoder_hiddens", "prior_hiddens", "belief_norm_window", "initial_action_std",
+        "state_decoder", "state_decoder_hiddens", "prior_hiddens", "belief_norm_window",
+        "policy_belief", "initial_action_std",
         "belief_reward_clip", "belief_reward_scale", "normalize_observations",
     )  # fmt: skip
     return {**{k: getattr(settings, k) for k in keys}, "max_seq_len": max_seq_len}
@@ -287,7 +287,10 @@ def make_config(env: EnvLike, preset: str = "dynamite", **overrides: Any) -> PPO
     config.rl_module(
         rl_module_spec=RLModuleSpec(
             module_class=DynamiteRLModule,
-            model_config=_module_model_config(settings, max_seq_len=H + 1),
+            model_config={
+                **_module_model_config(settings, max_seq_len=H + 1),
+                "true_latent_size": facts.latent_size,
+            },
         )
     )
     return config

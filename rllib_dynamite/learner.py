@@ -126,13 +126,15 @@ class DynamiteLearner(PPOTorchLearner):
             # After the forward pass, as the belief normaliser: this minibatch was read
             # with the statistics it was sampled with.
             mask = batch[Columns.LOSS_MASK].bool()
-            module.obs_normalizer.update(batch[Columns.OBS][mask][:, : module.obs_dim])
+            policy_obs_dim = module.obs_dim - module.true_latent_size
+            module.obs_normalizer.update(batch[Columns.OBS][mask][:, :policy_obs_dim])
         if module.policy_input == "belief" and not self._warming_up(module_id):
             # Track the statistics of the policy's belief input (see RunningNormalizer),
             # from the first belief the policy learns on.
             mask = batch[Columns.LOSS_MASK].bool()
             belief = torch.cat([fwd_out[BELIEF_MEAN], fwd_out[BELIEF_LOGVAR]], dim=-1)
-            module.belief_normalizer.update(belief[mask].detach())
+            policy_belief = module.policy_belief_input(batch[Columns.OBS], belief)
+            module.belief_normalizer.update(policy_belief[mask].detach())
         return super().compute_loss_for_module(
             module_id=module_id, config=config, batch=batch, fwd_out=fwd_out
         )
@@ -174,6 +176,10 @@ class DynamiteLearner(PPOTorchLearner):
         for module_id in self.module.keys():
             settings = self._settings(module_id)
             if not settings.use_vae or module_id not in self._vae_buffers:
+                continue
+            if settings.belief_freeze_steps and (
+                self._env_steps_lifetime >= settings.belief_freeze_steps
+            ):
                 continue
             for _ in range(settings.vae_updates_per_iteration):
                 self._vae_update(module_id)
@@ -321,7 +327,9 @@ def vae_loss(
             logits, session_ids, valid, termination_pos_weight
         )
         total = total + settings.termination_weight * terms["termination_loss"]
-        metrics = losses.termination_metrics(logits.detach(), session_ids, valid)
+        metrics = losses.termination_metrics(
+            logits.detach(), session_ids, valid, losses.boundary_threshold(termination_pos_weight)
+        )
         terms.update({f"termination_{name}": value for name, value in metrics.items()})
     terms["total"] = total
     return terms

@@ -57,6 +57,8 @@ MODEL_DEFAULTS: dict[str, Any] = {
     "state_decoder_hiddens": [64, 32],
     "prior_hiddens": [32],
     "belief_norm_window": 0,
+    "policy_belief": "mean_logvar",
+    "true_latent_size": 0,
     "belief_reward_clip": 0.0,
     "belief_reward_scale": 1.0,
     "normalize_observations": False,
@@ -64,6 +66,7 @@ MODEL_DEFAULTS: dict[str, Any] = {
     "max_seq_len": 201,
 }
 POLICY_INPUTS = ("belief", "hidden")
+POLICY_BELIEFS = ("mean_logvar", "mean", "sample", "true_latent")
 
 
 class DynamiteRLModule(TorchRLModule, InferenceOnlyAPI, ValueFunctionAPI):
@@ -108,12 +111,30 @@ class DynamiteRLModule(TorchRLModule, InferenceOnlyAPI, ValueFunctionAPI):
         self.gru_hidden_dim = cfg["gru_hidden_dim"]
         self.reward_clip = float(cfg["belief_reward_clip"])
         self.reward_scale = float(cfg["belief_reward_scale"])
-        context_dim = 2 * latent_dim if self.policy_input == "belief" else self.gru_hidden_dim
-        rl_input_dim = self.obs_dim + context_dim
-        self.belief_normalizer = RunningNormalizer(2 * latent_dim, window=cfg["belief_norm_window"])
+        if cfg["policy_belief"] not in POLICY_BELIEFS:
+            raise ValueError(
+                f"policy_belief must be one of {list(POLICY_BELIEFS)}, got {cfg['policy_belief']!r}"
+            )
+        self.policy_belief = cfg["policy_belief"]
+        # The probe "true_latent": the env's latent, appended to s_t (oracle=True), goes
+        # to the policy in the belief's place, through the same normaliser; the policy's
+        # s_t leaves it out. The belief model still reads and trains on all of s_t.
+        self.true_latent_size = (
+            int(cfg["true_latent_size"]) if self.policy_belief == "true_latent" else 0
+        )
+        if self.true_latent_size > 2 * latent_dim:
+            raise ValueError(
+                f"policy_belief 'true_latent' needs latent_dim >= {self.true_latent_size / 2}"
+            )
+        belief_dim = latent_dim if self.policy_belief in ("mean", "sample") else 2 * latent_dim
+        context_dim = belief_dim if self.policy_input == "belief" else self.gru_hidden_dim
+        rl_input_dim = self.obs_dim - self.true_latent_size + context_dim
+        self.belief_normalizer = RunningNormalizer(belief_dim, window=cfg["belief_norm_window"])
         # The policy's and critic's s_t only; the belief model reads and predicts raw s.
         self.obs_normalizer = (
-            RunningNormalizer(self.obs_dim) if cfg["normalize_observations"] else None
+            RunningNormalizer(self.obs_dim - self.true_latent_size)
+            if cfg["normalize_observations"]
+            else None
         )
         activation = cfg["activation"]
         self.pi = mlp(rl_input_dim, cfg["policy_hiddens"], activation=activation)
@@ -176,7 +197,7 @@ class DynamiteRLModule(TorchRLModule, InferenceOnlyAPI, ValueFunctionAPI):
         ``r_prev`` as the belief model reads and predicts it: clipped to
         ``±belief_reward_clip`` (when set), then times ``belief_reward_scale``. A reward
         whose latent-dependent part is a few hundredths (ScratchItch) otherwise reaches
-        the GRU too faint to learn from (docs/results.md, "Why the belief holds no itch").
+        the GRU too faint to learn from (docs/results.md, "Table 1", ScratchItch).
         """
         reward = obs[..., -1:]
         if self.reward_clip:
@@ -217,16 +238,30 @@ class DynamiteRLModule(TorchRLModule, InferenceOnlyAPI, ValueFunctionAPI):
         """The belief ``[μ, log σ²]`` after each step of ``obs`` [B, T, ·]: [B, T, 2D]."""
         return self.encode(obs, state, with_termination=False).belief
 
+    def policy_belief_input(self, obs: torch.Tensor, belief: torch.Tensor) -> torch.Tensor:
+        """What of the belief ``[μ, log σ²]`` [..., 2D] the policy reads, before the
+        normaliser (``policy_belief``): both, ``μ``, one sample, or the true latent."""
+        mean, logvar = belief.chunk(2, dim=-1)
+        if self.policy_belief == "mean":
+            return mean
+        if self.policy_belief == "sample":
+            return mean + torch.randn_like(mean) * torch.exp(0.5 * logvar)
+        if self.policy_belief == "true_latent":
+            latent = obs[..., self.obs_dim - self.true_latent_size : self.obs_dim]
+            padding = belief.new_zeros((*belief.shape[:-1], belief.shape[-1] - latent.shape[-1]))
+            return torch.cat([latent, padding], dim=-1)
+        return belief
+
     def _rl_input(self, obs: torch.Tensor, context: torch.Tensor) -> torch.Tensor:
         """``[s_t, context]``: the normalised belief, or the GRU output for RL²."""
-        s = obs[..., : self.obs_dim]
+        s = obs[..., : self.obs_dim - self.true_latent_size]
         if self.obs_normalizer is not None:
             s = self.obs_normalizer(s)
         if self.policy_input == "hidden":
             return torch.cat([s, context], dim=-1)
         if self.detach_belief:
             context = context.detach()
-        return torch.cat([s, self.belief_normalizer(context)], dim=-1)
+        return torch.cat([s, self.belief_normalizer(self.policy_belief_input(obs, context))], -1)
 
     def decode_reward(
         self,

@@ -46,6 +46,8 @@ class DynamiteSettings:
     belief_reward_clip: float = 0.0  # clip r_t to ±this for the belief model (0: off)
     belief_reward_scale: float = 1.0  # times r_t (after the clip) for the belief model
     belief_norm_window: int = 0  # samples the policy's belief normaliser remembers (0: all)
+    # what of the belief the policy reads; true_latent: the env's latent instead (a probe)
+    policy_belief: Literal["mean_logvar", "mean", "sample", "true_latent"] = "mean_logvar"
     normalize_observations: bool = False  # running mean/std of s_t for policy and critic
     # --- belief-model training (method.md §3)
     vae_lr: float = 1e-3  # belief-model learning rate
@@ -64,6 +66,7 @@ class DynamiteSettings:
     vae_subsample_transitions: int = 0  # transitions decoded per belief (0: all)
     vae_grad_clip: float = 0.0  # global-norm clip of belief-model gradients (0: off)
     belief_warmup_steps: int = 0  # env steps the belief model trains before the policy learns
+    belief_freeze_steps: int = 0  # env steps after which the belief model stops (0: never)
     # --- policy and PPO
     policy_hiddens: list[int] = field(default_factory=lambda: [128, 128])  # policy MLP
     value_hiddens: list[int] = field(default_factory=lambda: [128, 128])  # critic MLP
@@ -155,7 +158,7 @@ def check_values(settings: DynamiteSettings) -> None:
         "vae_updates_per_iteration", "vae_subsample_beliefs", "vae_subsample_transitions",
         "num_env_runners", "episodes_per_iteration", "entropy_coeff", "grad_clip",
         "vae_grad_clip", "state_embed_dim", "action_embed_dim", "reward_embed_dim",
-        "belief_norm_window", "belief_warmup_steps", "belief_reward_clip",
+        "belief_norm_window", "belief_warmup_steps", "belief_freeze_steps", "belief_reward_clip",
     )  # fmt: skip
     for name in non_negative:
         if not getattr(settings, name) >= 0:
@@ -167,6 +170,8 @@ def check_values(settings: DynamiteSettings) -> None:
             )
     if settings.policy_input == "belief" and not settings.use_vae:
         raise ConfigError("policy_input 'belief' needs use_vae=True")
+    if settings.policy_belief == "true_latent" and not settings.oracle:
+        raise ConfigError("policy_belief 'true_latent' needs oracle=True (the latent in s_t)")
     if settings.belief_warmup_steps and not settings.use_vae:
         raise ConfigError("belief_warmup_steps needs a belief model (use_vae=True)")
     if settings.use_vae and settings.policy_input == "obs":

@@ -101,3 +101,14 @@ def test_every_setting_is_documented():
     doc = (Path(__file__).parents[1] / "docs" / "configuration.md").read_text()
     missing = [f.name for f in dataclasses.fields(DynamiteSettings) if f"`{f.name}`" not in doc]
     assert not missing, f"document these settings in docs/configuration.md: {missing}"
+
+
+def test_true_latent_probe_needs_the_oracle_observation():
+    from rllib_dynamite.config import ConfigError, resolve_settings
+
+    with pytest.raises(ConfigError, match="oracle=True"):
+        resolve_settings("rllib_dynamite.suite:SetPointTracker", policy_belief="true_latent")
+    settings = resolve_settings(
+        "rllib_dynamite.suite:SetPointTracker", policy_belief="true_latent", oracle=True
+    )
+    assert settings.policy_belief == "true_latent"

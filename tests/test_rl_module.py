@@ -255,3 +255,31 @@ def test_normalize_observations_scales_the_policy_input_in_both_module_kinds():
     expected = memoryless.vf(memoryless.encoder.critic_encoder(
         {Columns.OBS: memoryless.obs_normalizer(states)})["encoder_out"]).squeeze(-1)  # fmt: skip
     torch.testing.assert_close(values, expected)
+
+
+def test_true_latent_probe_puts_the_latent_in_the_belief_slot():
+    # s_t = [x, y, latent_0, latent_1] (an oracle env); the policy reads [x, y] and the
+    # latent where the belief would be, padded to 2D and through the belief normaliser.
+    module = _module(4, gym.spaces.Discrete(3), policy_belief="true_latent", true_latent_size=2)
+    obs = torch.randn(2, 5, module.observation_space.shape[0])
+    belief = torch.randn(2, 5, 2 * LATENT)
+    rl_input = module._rl_input(obs, belief)
+    assert rl_input.shape == (2, 5, 2 + 2 * LATENT)
+    torch.testing.assert_close(rl_input[..., :2], obs[..., :2])
+    torch.testing.assert_close(rl_input[..., 2:4], obs[..., 2:4].clamp(-5, 5), atol=1e-3, rtol=0)
+    assert torch.all(rl_input[..., 4:] == 0)
+
+
+@pytest.mark.parametrize("policy_belief", ["mean", "sample"])
+def test_policy_can_read_the_belief_mean_or_a_sample(policy_belief):
+    module = _module(2, gym.spaces.Discrete(3), policy_belief=policy_belief)
+    mean, logvar = torch.randn(4, LATENT), torch.full((4, LATENT), -20.0)
+    read = module.policy_belief_input(None, torch.cat([mean, logvar], -1))
+    assert read.shape == (4, LATENT)
+    torch.testing.assert_close(read, mean, atol=1e-3, rtol=0)
+    assert module.pi[0].in_features == 2 + LATENT
+
+
+def test_unknown_policy_belief_is_rejected():
+    with pytest.raises(ValueError, match="policy_belief"):
+        _module(2, gym.spaces.Discrete(3), policy_belief="median")

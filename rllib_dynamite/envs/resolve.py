@@ -27,6 +27,7 @@ from functools import partial
 from typing import Any
 
 import gymnasium as gym
+import numpy as np
 
 EnvLike = str | Callable[..., gym.Env]
 GUIDE = "docs/custom_envs.md"
@@ -279,6 +280,7 @@ class EnvFacts:
     horizon: int
     switch_probability: float | None
     labels: tuple[str, ...]
+    latent_size: int = 0  # features of info["latent"] (0: no latent label)
 
     @property
     def missing_labels(self) -> tuple[str, ...]:
@@ -326,4 +328,5 @@ def probe_env(entry: EnvEntry, env_kwargs: dict[str, Any]) -> EnvFacts:
         horizon=min(limits),
         switch_probability=float(p) if isinstance(p, int | float) else None,
         labels=tuple(label for label in LABELS if label in info),
+        latent_size=int(np.asarray(info["latent"]).size) if "latent" in info else 0,
     )
