@@ -14,6 +14,8 @@ can leak neither into the value nor (through ``0 * nan``) into the gradient. A t
 with no valid transition is padding too and is left out of every mean.
 """
 
+import math
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor
@@ -256,6 +258,18 @@ def termination_loss(
         reduction="none",
     )
     return _safe_ratio(_zero_where_not(scored, bce).sum(), scored.sum())
+
+
+def boundary_threshold(pos_weight: float) -> float:
+    """The logit above which a boundary is more likely than not, for a head trained with
+    boundary steps weighted by ``pos_weight`` (:func:`termination_loss`).
+
+    The weighted loss's optimum is ``logit = log(pos_weight · q / (1 - q))`` for a true
+    boundary probability ``q``, so a logit of 0 means ``q = 1 / (1 + pos_weight)``: with
+    the default weight ``(1 - p) / p`` it flags every step as likely as a random one, and
+    precision collapses. ``q > 1/2`` is ``logit > log(pos_weight)``.
+    """
+    return math.log(pos_weight) if pos_weight > 0 else 0.0
 
 
 def termination_metrics(

@@ -41,6 +41,7 @@ from rllib_dynamite.evaluation.metrics import (
     summarize_returns,
 )
 from rllib_dynamite.evaluation.records import EpisodeRecord
+from rllib_dynamite.losses import boundary_threshold
 from rllib_dynamite.rl_module import DynamiteRLModule
 
 MODULE_ID = "default_policy"
@@ -190,5 +191,7 @@ class Evaluator:
         record.belief_mean = encoded.belief_mean[0].numpy().astype(np.float64)
         record.belief_logvar = encoded.belief_logvar[0].numpy().astype(np.float64)
         if self.settings.termination_head:
-            record.termination_logits = encoded.termination_logit[0, 1:].numpy()
+            # Shifted so that > 0 reads "a boundary is more likely than not".
+            threshold = boundary_threshold(self.settings.termination_pos_weight)
+            record.termination_logits = encoded.termination_logit[0, 1:].numpy() - threshold
         return record

@@ -122,14 +122,18 @@ def surprise_session_ids(
 
 
 def _label_free_session_ids(
-    module: Any, obs: torch.Tensor, valid: torch.Tensor, warmup: bool
+    module: Any, obs: torch.Tensor, valid: torch.Tensor, warmup: bool, pos_weight: float
 ) -> torch.Tensor:
     """σ from the termination head's predictions; one session per episode in warm-up."""
     if warmup:
         return torch.zeros(valid.shape, dtype=torch.int64)
     with torch.no_grad():
         encoded = module.encode(obs, torch.zeros(len(obs), module.gru_hidden_dim))
-    return losses.session_ids_from_termination(encoded.termination_logit[:, 1:], valid)
+    return losses.session_ids_from_termination(
+        encoded.termination_logit[:, 1:],
+        valid,
+        losses.boundary_threshold(pos_weight),
+    )
 
 
 def _label_free_termination_terms(
@@ -151,7 +155,8 @@ def _label_free_termination_terms(
         )
     }
     if true_ids is not None:
-        for name, value in losses.termination_metrics(logits, true_ids, valid).items():
+        boundary = losses.boundary_threshold(settings.termination_pos_weight)
+        for name, value in losses.termination_metrics(logits, true_ids, valid, boundary).items():
             terms[f"termination_true_{name}"] = value
     return terms
 
@@ -194,7 +199,9 @@ def train_belief_model(
         index = torch.randint(len(data), (settings.vae_batch_episodes,), generator=generator)
         obs, true_ids, valid = data.obs[index], data.session_ids[index], data.valid[index]
         session_ids = (
-            _label_free_session_ids(module, obs, valid, warmup=step < warmup_steps)
+            _label_free_session_ids(
+                module, obs, valid, step < warmup_steps, settings.termination_pos_weight
+            )
             if label_free
             else true_ids
         )
