@@ -15,7 +15,7 @@ Torch runs on one thread, as in every Ray actor (Ray sets ``OMP_NUM_THREADS=1``)
 a trial's learner and its EnvRunners run; with two threads on a busy 2-core machine,
 every small op of a step waits for the second thread. The figures of docs/benchmarks.md
 ("Where the time went") come from this script. Run it alone, or compare code paths back
-to back in one sitting: on 2 cores anything beside it distorts absolute figures.
+to back in one run: on 2 cores anything beside it distorts absolute figures.
 """
 
 from __future__ import annotations

@@ -17,7 +17,7 @@ memoryless policy. A preset has solved the env when its mean return reaches
 benchmarks/calibration.py); it stops there or at ``--max-timesteps``. The table also
 says where each first reached ``--target`` × the scripted oracle, which on the paper's
 gridworld only the oracle can: the Bayes optimum there is 0.79× the oracle, the best
-memoryless policy 0.71× (docs/results.md, "What a belief can reach (third sitting)"). The minutes
+memoryless policy 0.71× (docs/results.md, "What a belief can reach"). The minutes
 count training only, not the evaluations; the steps are env steps sampled, so a solve
 is seen up to one evaluation interval late.
 

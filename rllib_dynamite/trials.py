@@ -3,7 +3,7 @@
 A trial is a directory with Tune's ``params.json`` (the trial config: env, preset,
 settings), ``progress.csv`` and ``result.json`` (evaluation results only appear there:
 Tune's CSV columns are fixed by the first iteration). Several results directories (a
-study run over several sittings, or a rerun of one seed) merge into one set of trials;
+study run in several parts, or a rerun of one seed) merge into one set of trials;
 trials are then grouped by every config value that differs between them except the
 seed and the run plan (budget, evaluation schedule), so seeds become the spread of a
 group.
@@ -323,7 +323,7 @@ def group_trials(
 ) -> dict[str, dict[str, list[Trial]]]:
     """``{env: {label: trials}}``; a label is the preset, then the config values that
     tell an env's groups apart (``dynamite, p=0.2``). An env argument a trial left out
-    reads as the env's default, so a sitting that ran ``p`` at its default and one that
+    reads as the env's default, so a run that left ``p`` at its default and one that
     set it to that value group together; any other value left to its default reads
     ``default`` (``dynamite, consistency_reduction=default``): a trial records the
     settings its file set, not the defaults it ran under, which may have changed since.

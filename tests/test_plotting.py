@@ -10,8 +10,8 @@ from rllib_dynamite.cli import main
 
 
 @pytest.fixture
-def sittings(tmp_path, write_trial):
-    """A study over two sittings: dynamite and varibad seeds 0-1 in the first (300 env
+def study_parts(tmp_path, write_trial):
+    """A study run in two parts: dynamite and varibad seeds 0-1 in the first (300 env
     steps), a longer rerun of dynamite seed 1 and a short varibad seed 2 in the second."""
     first, second = tmp_path / "first", tmp_path / "second"
     for seed in (0, 1):
@@ -25,9 +25,9 @@ def sittings(tmp_path, write_trial):
     return first, second
 
 
-def test_plot_merges_sittings_and_writes_the_tables(sittings, tmp_path, capsys):
+def test_plot_merges_directories_and_writes_the_tables(study_parts, tmp_path, capsys):
     figure = tmp_path / "out" / "study.png"
-    argv = ["plot", *map(str, sittings), "--out", str(figure), "--threshold", "5"]
+    argv = ["plot", *map(str, study_parts), "--out", str(figure), "--threshold", "5"]
     assert main(argv) == 0
     assert figure.stat().st_size > 10_000
     tables = figure.with_suffix(".md").read_text()
@@ -42,18 +42,18 @@ def test_plot_merges_sittings_and_writes_the_tables(sittings, tmp_path, capsys):
     assert "dynamite seed=1 on GridNavi-v0 ran twice: kept" in tables
 
 
-def test_plot_at_a_budget_leaves_out_short_runs(sittings, tmp_path):
+def test_plot_at_a_budget_leaves_out_short_runs(study_parts, tmp_path):
     figure = tmp_path / "budget.png"
-    assert main(["plot", *map(str, sittings), "--out", str(figure), "--at-steps", "250"]) == 0
+    assert main(["plot", *map(str, study_parts), "--out", str(figure), "--at-steps", "250"]) == 0
     tables = figure.with_suffix(".md").read_text()
     assert "| GridNavi-v0 | dynamite | 2 | 2.00 |" in tables  # the rerun's evaluation at 200
     assert "| GridNavi-v0 | varibad | 2 | 1.00 |" in tables
     assert "varibad seed=2 on GridNavi-v0 left out: it stopped at 100 env steps" in tables
 
 
-def test_plot_any_logged_column(sittings, tmp_path):
+def test_plot_any_logged_column(study_parts, tmp_path):
     figure = tmp_path / "entropy.png"
-    argv = ["plot", str(sittings[0]), "--out", str(figure), "--metric",
+    argv = ["plot", str(study_parts[0]), "--out", str(figure), "--metric",
             "learners/default_policy/entropy", "--kind", "ablation"]  # fmt: skip
     assert main(argv) == 0
     assert "| final learners/default_policy/entropy |" in figure.with_suffix(".md").read_text()
@@ -69,9 +69,9 @@ def test_plot_any_logged_column(sittings, tmp_path):
     ],
     ids=["unknown-metric", "budget-too-long", "bad-budget", "no-reference-trials"],
 )
-def test_plot_bad_options_are_one_error_line(sittings, tmp_path, capsys, extra, message):
+def test_plot_bad_options_are_one_error_line(study_parts, tmp_path, capsys, extra, message):
     figure = tmp_path / "bad.png"
-    status = main(["plot", str(sittings[0]), "--out", str(figure), *extra])
+    status = main(["plot", str(study_parts[0]), "--out", str(figure), *extra])
     err = capsys.readouterr().err.strip().splitlines()
     if message is None:  # not an error: said in the notes
         assert (
@@ -110,16 +110,16 @@ def test_every_method_has_its_own_colour_across_envs():
     ],
     ids=["curves", "budget", "p-sweep"],
 )
-def test_plot_of_study_summaries_is_the_plot_of_their_directories(sittings, tmp_path, extra):
+def test_plot_of_study_summaries_is_the_plot_of_their_directories(study_parts, tmp_path, extra):
     """`summarize` each directory, then `plot` the summaries: the same tables (paths
     aside) and the same figure, byte for byte."""
     summaries = []
-    for directory in sittings:
+    for directory in study_parts:
         summary = tmp_path / "summaries" / f"{directory.name}.parquet"
         assert main(["summarize", str(directory), "--out", str(summary), "--commit", "abc"]) == 0
         summaries.append(summary)
     from_dirs, from_summaries = tmp_path / "dirs.png", tmp_path / "summaries.png"
-    assert main(["plot", *map(str, sittings), "--out", str(from_dirs), *extra]) == 0
+    assert main(["plot", *map(str, study_parts), "--out", str(from_dirs), *extra]) == 0
     assert main(["plot", *map(str, summaries), "--out", str(from_summaries), *extra]) == 0
     tables = from_summaries.with_suffix(".md").read_text()
     for summary in summaries:  # a summary's trial reads as SUMMARY/STUDY/TRIAL

@@ -45,7 +45,7 @@ def test_the_return_curve_is_the_evaluation_where_there_is_one(tmp_path, write_t
 
 
 def test_directories_merge_and_the_longer_run_of_a_seed_is_kept(tmp_path, write_trial):
-    first, second = tmp_path / "sitting1", tmp_path / "sitting2"
+    first, second = tmp_path / "part1", tmp_path / "part2"
     write_trial(first / "dynamite_0", preset="dynamite", seed=0, steps=[100, 200], returns=[1, 2])
     write_trial(first / "varibad_0", preset="varibad", seed=0, steps=[100, 200], returns=[1, 2])
     write_trial(second / "dynamite_0", preset="dynamite", seed=0, steps=[100, 200, 300],
@@ -119,7 +119,7 @@ def test_settings_named_same_do_not_split_groups(tmp_path, write_trial):
 
 
 def test_an_env_argument_left_out_reads_as_the_env_default(tmp_path, write_trial):
-    """A sitting that left p at GridNavi's default and one that set it to that value
+    """A run that left p at GridNavi's default and one that set it to that value
     are one group; labels vary per env, so a second env keeps its plain preset."""
     default_p = env_defaults("rllib_dynamite/GridNavi-v0")["p"]
     write_trial(tmp_path / "left", preset="dynamite", seed=0, steps=[100], returns=[0.0])
