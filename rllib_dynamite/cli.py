@@ -17,6 +17,7 @@ from typing import Any
 
 import yaml
 
+from rllib_dynamite.analysis.cli import DIAGNOSE_COMMANDS, add_diagnose_commands
 from rllib_dynamite.offline.cli import OFFLINE_COMMANDS, add_offline_commands
 
 # Ray's dashboard/usage banners and log de-duplication notes are noise on a console
@@ -202,6 +203,7 @@ def _parser() -> argparse.ArgumentParser:
 
     commands.add_parser("envs", help="list the registered envs and their defaults")
     add_offline_commands(commands)
+    add_diagnose_commands(commands)
     return parser
 
 
@@ -227,6 +229,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "summarize": _summarize,
         "envs": _envs,
         **OFFLINE_COMMANDS,
+        **DIAGNOSE_COMMANDS,
     }[args.command]
     try:
         return command(args)

@@ -2,12 +2,14 @@
 
 import numpy as np
 import pytest
-from script_modules import load
 
+from rllib_dynamite.analysis.references import print_references
+from rllib_dynamite.cli import main
 from rllib_dynamite.envs import make
 from rllib_dynamite.evaluation import bayes
 
 PAPER_GRID = "rllib_dynamite/PaperGridNavi-v0"
+CHEETAH = "rllib_dynamite/HalfCheetahVel-v0"
 
 
 def _fixed_policy(env, cell):
@@ -73,15 +75,28 @@ def test_goal_transitions_are_stochastic_and_match_the_two_goal_rate():
 
 
 def test_belief_bounds_prints_every_reference(capsys):
-    script = load("scripts/belief_bounds.py")
-    assert script.main(["--episodes", "20", "--env", PAPER_GRID]) == 0
+    assert main(["diagnose", "bounds", "--episodes", "20", "--env", PAPER_GRID]) == 0
     row = capsys.readouterr().out.strip().splitlines()[-1].split("|")
     assert row[1].strip() == "PaperGridNavi-v0"
     assert (
         row[5].strip()
         == f"{bayes.expected_return(make(PAPER_GRID), bayes.solve(make(PAPER_GRID))):.2f}"
     )
-    assert script.main(["--episodes", "2", "--env", "rllib_dynamite/HalfCheetahVel-v0"]) == 2
+    assert main(["diagnose", "bounds", "--episodes", "2", "--env", CHEETAH]) == 2
+    assert capsys.readouterr().err.strip().splitlines() == [
+        f"error: bounds are computed for GridNavi ids, not {CHEETAH}"
+    ]
+
+
+def test_the_reference_line_names_scripted_and_belief_references(capsys):
+    assert print_references(make(PAPER_GRID), episodes=5, seed=0, trained={"dynamite": 1.0})
+    line = capsys.readouterr().out.strip()
+    assert line.startswith("greedy evaluation, the same 5 episodes for each: dynamite 1.00 | ")
+    names = [part.rsplit(" ", 1)[0] for part in line.split(": ", 1)[1].split(" | ")]
+    assert names == ["dynamite", "scripted random", "scripted memoryless", "scripted oracle",
+                     "belief goal search", "belief Bayes-optimal"]  # fmt: skip
+    beliefs = bayes.belief_references(make(PAPER_GRID), episodes=5, seed=0)
+    assert f"belief goal search {beliefs['goal search']:.2f}" in line
 
 
 def test_belief_references_name_the_exact_optimum_only_where_it_is_solved():

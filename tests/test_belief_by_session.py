@@ -1,16 +1,14 @@
-"""scripts/belief_by_session.py tells a belief that follows a switch from one that
-stays on, or averages with, the previous session's latent."""
+"""``diagnose beliefs`` (analysis/sessions.py) tells a belief that follows a switch from
+one that stays on, or averages with, the previous session's latent."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
-from script_modules import load
 
+from rllib_dynamite.analysis.sessions import by_session
 from rllib_dynamite.evaluation.metrics import detection_auc, switch_detection
 from rllib_dynamite.evaluation.records import EpisodeRecord
-
-by_session = load("scripts/belief_by_session.py").by_session
 
 
 def _episodes(mix_old: float, count: int = 40, horizon: int = 120) -> list[EpisodeRecord]:

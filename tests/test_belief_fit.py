@@ -1,13 +1,13 @@
-"""scripts/belief_fit.py trains fresh belief models, one per preset's losses, on one
-trained trial's episodes."""
+"""``diagnose belief-fit`` (analysis/belief_fit.py) trains fresh belief models, one per
+preset's losses, on one trained trial's episodes."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import pytest
-from script_modules import load
 
+from rllib_dynamite.analysis.belief_fit import fit_beliefs
 from rllib_dynamite.config import make_config
 
 GRID = "rllib_dynamite/GridNavi-v0"
@@ -25,11 +25,9 @@ def _checkpoint(preset: str, path: Path) -> Path:
 
 def test_each_preset_losses_train_on_the_same_episodes(ray_local, tmp_path, capsys):
     checkpoint = _checkpoint("dynamite", tmp_path / "dynamite")
-    script = load("scripts/belief_fit.py")
-    script.main(
-        [str(checkpoint), "--episodes", "6", "--held-out", "4", "--updates", "2", "--every", "1",
-         "--losses", "dynamite,varibad"]
-    )  # fmt: skip
+    fit_beliefs(
+        checkpoint, episodes=6, held_out=4, updates=2, every=1, losses=["dynamite", "varibad"]
+    )
     out = capsys.readouterr().out
     blocks = [line for line in out.splitlines() if ": 6 episodes, batches of" in line]
     assert [b.split(":")[0] for b in blocks] == ["dynamite", "varibad"]
@@ -41,9 +39,8 @@ def test_each_preset_losses_train_on_the_same_episodes(ray_local, tmp_path, caps
 
 
 def test_losses_that_need_a_missing_head_or_are_no_belief_preset_are_one_error(ray_local, tmp_path):
-    script = load("scripts/belief_fit.py")
     with pytest.raises(ValueError, match="not a belief-model preset"):
-        script.main([str(tmp_path), "--losses", "rl2"])
+        fit_beliefs(tmp_path, losses=["rl2"])
     checkpoint = _checkpoint("varibad", tmp_path / "varibad")
     with pytest.raises(ValueError, match="no termination head"):
-        script.main([str(checkpoint), "--losses", "dynamite", "--episodes", "2"])
+        fit_beliefs(checkpoint, losses=["dynamite"], episodes=2)

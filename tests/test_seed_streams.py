@@ -1,4 +1,5 @@
-"""scripts/seed_streams.py tells trials that meet the same tasks from independent ones."""
+"""``diagnose seed-streams`` (analysis/seed_streams.py) tells trials that meet the same
+tasks from independent ones."""
 
 from __future__ import annotations
 
@@ -6,8 +7,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from script_modules import load
 
+from rllib_dynamite.analysis.seed_streams import pair_correlations
 from rllib_dynamite.trials import SEED_KEY, TRAINING_RETURN, Trial
 
 
@@ -25,7 +26,7 @@ def test_tasks_shared_by_one_seed_correlate_and_independent_seeds_do_not():
         _trial(0, trend + tasks[0] + rng.normal(0, 5, 200)),
         _trial(1, trend + tasks[1] + rng.normal(0, 5, 200)),
     ]
-    same, different = load("scripts/seed_streams.py").pair_correlations(trials, iterations=None)
+    same, different = pair_correlations(trials, iterations=None)
     assert len(same) == 1 and same[0] > 0.8
     assert len(different) == 2 and max(abs(c) for c in different) < 0.3
 
@@ -35,7 +36,5 @@ def test_iterations_without_an_episode_are_left_out():
     tasks = rng.normal(0, 20, 50)
     first, second = tasks + rng.normal(0, 5, 50), tasks + rng.normal(0, 5, 50)
     first[:3] = np.nan  # RLlib reports no return before an episode completes
-    same, _ = load("scripts/seed_streams.py").pair_correlations(
-        [_trial(0, first), _trial(0, second)], iterations=None
-    )
+    same, _ = pair_correlations([_trial(0, first), _trial(0, second)], iterations=None)
     assert len(same) == 1 and same[0] > 0.8
