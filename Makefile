@@ -33,9 +33,20 @@ test-all: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .
 
+# The benchmarks of docs/benchmarks.md, in its order: env and training throughput,
+# where an iteration's time goes, time to solve, scaling over env runners. Kept to
+# about 25 minutes on 2 CPUs (estimated from the timings there): time to solve stops
+# at 200k env steps (docs/benchmarks.md runs it to 600k). Run it on an idle machine:
+# anything beside it distorts the figures. Studies are not benchmarks: calibration is
+# `tune_configs/calibration/`, offline GridNavi `benchmarks/offline_gridnavi.py`
+# (docs/offline.md).
 bench: $(STAMP)
 	$(BIN)/python benchmarks/env_throughput.py
 	$(BIN)/python benchmarks/throughput.py
+	$(BIN)/python benchmarks/profile_iteration.py
+	$(BIN)/python benchmarks/gru.py
+	$(BIN)/python benchmarks/time_to_solve.py --max-timesteps 200000 --eval-interval 20
+	$(BIN)/python benchmarks/scaling.py
 
 images: $(STAMP)
 	MUJOCO_GL=egl $(BIN)/python scripts/render_envs.py
