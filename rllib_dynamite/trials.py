@@ -224,6 +224,8 @@ def write_summary(
             frame.assign(**{key: [value] * len(frame) for key, value in identity.items()})
         )
     frame = pd.concat(frames, ignore_index=True)
+    # Iteration rows have no episode returns (NaN after the concat; null in the file).
+    frame[EPISODE_RETURNS] = [r if isinstance(r, list) else None for r in frame[EPISODE_RETURNS]]
     leading = (*TRIAL_COLUMNS, RECORD)
     names = [*leading, *(c for c in frame if c not in leading)]
     types = {name: _summary_type(name) for name in names}

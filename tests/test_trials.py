@@ -173,6 +173,9 @@ def test_a_study_summary_reads_back_as_its_directories(tmp_path, write_trial):
         "rllib_dynamite/GridNavi-v0", 0, "abc1234",
     )  # fmt: skip
     assert json.loads(dynamite["params"])["settings/env_config/p"] == 0.2
+    # A summary of trials without any evaluation reads back as one.
+    (alone,) = load_trials(write_summary(load_trials(study / "varibad_1"), tmp_path / "v.parquet"))
+    assert alone.evaluations.empty and alone.evaluation_episode_returns == []
 
 
 def test_a_summary_keeps_the_curves_and_the_columns_asked_for(tmp_path, write_trial):
