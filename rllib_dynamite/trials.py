@@ -188,10 +188,18 @@ def write_summary(
     ``commit``: the git commit the trials ran at, kept with each trial. ``columns``:
     iteration columns (names, or patterns such as ``learners/default_policy/*``) to keep
     beside :data:`SUMMARY_COLUMNS`.
+
+    Raises:
+        ValueError: two trials of one name in one study (a summary tells trials apart
+            by the names of their directory and its parent).
     """
     import pyarrow as pa
     import pyarrow.parquet as pq
 
+    keys = [(trial.path.parent.name, trial.path.name) for trial in trials]
+    twice = next((key for key in keys if keys.count(key) > 1), None)
+    if twice:
+        raise ValueError(f"two trials named {'/'.join(twice)}: summarise them separately")
     patterns = [*SUMMARY_COLUMNS, *columns]
     frames = []
     for trial in trials:

@@ -192,6 +192,15 @@ def test_a_summary_keeps_the_curves_and_the_columns_asked_for(tmp_path, write_tr
     assert read.final("training_iteration") == 2.0
 
 
+def test_a_summary_refuses_two_trials_of_one_name(tmp_path, write_trial):
+    for root in ("a", "b"):
+        write_trial(tmp_path / root / "study" / "t", preset="dynamite", seed=0, steps=[100],
+                    returns=[1.0])  # fmt: skip
+    trials = load_trials([tmp_path / "a", tmp_path / "b"])
+    with pytest.raises(ValueError, match="two trials named study/t"):
+        write_summary(trials, tmp_path / "both.parquet")
+
+
 def test_a_parquet_file_that_is_not_a_summary_is_one_error(tmp_path):
     pd.DataFrame({"x": [1.0]}).to_parquet(tmp_path / "other.parquet")
     with pytest.raises(ValueError, match="is not a study summary: it has no column 'study'"):
