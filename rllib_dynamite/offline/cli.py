@@ -87,7 +87,7 @@ def add_offline_commands(commands: Any) -> None:
 
 
 def _key_values(pairs: list[str], flag: str) -> dict[str, Any]:
-    from rllib_dynamite.config import ConfigError
+    from rllib_dynamite.settings import ConfigError
 
     values: dict[str, Any] = {}
     for pair in pairs:
