@@ -18,6 +18,7 @@ from typing import Any
 import yaml
 
 from rllib_dynamite.analysis.cli import DIAGNOSE_COMMANDS, add_diagnose_commands
+from rllib_dynamite.calibration.cli import CALIBRATE_COMMANDS, add_calibrate_command
 from rllib_dynamite.offline.cli import OFFLINE_COMMANDS, add_offline_commands
 
 # Ray's dashboard/usage banners and log de-duplication notes are noise on a console
@@ -204,6 +205,7 @@ def _parser() -> argparse.ArgumentParser:
     commands.add_parser("envs", help="list the registered envs and their defaults")
     add_offline_commands(commands)
     add_diagnose_commands(commands)
+    add_calibrate_command(commands)
     return parser
 
 
@@ -230,6 +232,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "envs": _envs,
         **OFFLINE_COMMANDS,
         **DIAGNOSE_COMMANDS,
+        **CALIBRATE_COMMANDS,
     }[args.command]
     try:
         return command(args)
