@@ -14,7 +14,7 @@ knows only what the rewards revealed; the exact expectation on a two-goal gridwo
 else the Bayes-filter goal search on the same episodes); ``markov_ppo`` the best
 memoryless policy. A preset has solved the env when its mean return reaches
 ``--target`` × its ceiling (within ``1 - target`` of its magnitude if negative, as in
-benchmarks/calibration.py); it stops there or at ``--max-timesteps``. The table also
+``rllib-dynamite calibrate``); it stops there or at ``--max-timesteps``. The table also
 says where each first reached ``--target`` × the scripted oracle, which on the paper's
 gridworld only the oracle can: the Bayes optimum there is 0.79× the oracle, the best
 memoryless policy 0.71× (docs/results.md, "What a belief can reach"). The minutes
