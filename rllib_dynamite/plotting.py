@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 from matplotlib.figure import Figure
 
+from rllib_dynamite.study_files import load_trials
 from rllib_dynamite.summary import final_return, summary_tables
 from rllib_dynamite.trials import (
     STEPS,
@@ -32,7 +33,6 @@ from rllib_dynamite.trials import (
     Trial,
     describe,
     group_trials,
-    load_trials,
     merge_trials,
 )
 

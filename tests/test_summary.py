@@ -4,6 +4,7 @@ import math
 
 import pytest
 
+from rllib_dynamite.study_files import load_trials, write_summary
 from rllib_dynamite.summary import (
     FinalReturn,
     final_return,
@@ -13,7 +14,7 @@ from rllib_dynamite.summary import (
     t_quantile,
     welch_interval,
 )
-from rllib_dynamite.trials import group_trials, load_trials, write_summary
+from rllib_dynamite.trials import group_trials
 
 
 @pytest.mark.parametrize(

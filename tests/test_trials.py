@@ -1,4 +1,5 @@
-"""Trials read back from Tune results directories, merged and grouped (rllib_dynamite/trials.py)."""
+"""Trials read back from Tune results directories and study summaries, merged and grouped
+(rllib_dynamite/study_files.py, rllib_dynamite/trials.py)."""
 
 import json
 
@@ -8,13 +9,8 @@ import pytest
 
 from rllib_dynamite.config import ConfigError
 from rllib_dynamite.envs import env_defaults
-from rllib_dynamite.trials import (
-    SUMMARY_COLUMNS,
-    group_trials,
-    load_trials,
-    merge_trials,
-    write_summary,
-)
+from rllib_dynamite.study_files import SUMMARY_COLUMNS, load_trials, write_summary
+from rllib_dynamite.trials import group_trials, merge_trials
 
 
 def test_a_trial_reads_its_progress_evaluations_and_episode_returns(tmp_path, write_trial):

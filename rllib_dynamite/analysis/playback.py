@@ -17,7 +17,8 @@ from pathlib import Path
 
 from rllib_dynamite.evaluation import EvaluationReport, Evaluator
 from rllib_dynamite.evaluation.checkpoints import find_checkpoint
-from rllib_dynamite.trials import Trial, load_trials
+from rllib_dynamite.study_files import load_trials
+from rllib_dynamite.trials import Trial
 
 # A measurement: one trial's row from its evaluator and its first greedy report; it may
 # evaluate again (other modes, sampled actions) on the same evaluator.

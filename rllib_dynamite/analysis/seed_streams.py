@@ -20,7 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
-from rllib_dynamite.trials import SEED_KEY, TRAINING_RETURN, Trial, load_trials
+from rllib_dynamite.study_files import load_trials
+from rllib_dynamite.trials import SEED_KEY, TRAINING_RETURN, Trial
 
 WINDOW = 15  # iterations of the rolling mean the returns are detrended by
 
