@@ -38,11 +38,11 @@ from ray.rllib.core import COMPONENT_LEARNER, COMPONENT_RL_MODULE, DEFAULT_MODUL
 from ray.rllib.utils.metrics import NUM_ENV_STEPS_SAMPLED_LIFETIME
 
 import rllib_dynamite  # noqa: F401
+from rllib_dynamite.analysis.references import belief_returns, scripted_returns
+from rllib_dynamite.calibration.gates import reaches
 from rllib_dynamite.config import make_config, resolve_settings
 from rllib_dynamite.envs import make
 from rllib_dynamite.evaluation import Evaluator
-from rllib_dynamite.evaluation.bayes import belief_references
-from rllib_dynamite.evaluation.scripted import scripted_references
 from rllib_dynamite.experiments.trainable import EVALUATION_SEED_OFFSET
 
 PRESETS = ("dynamite", "varibad", "rl2", "oracle", "markov_ppo")
@@ -64,12 +64,6 @@ class Outcome:
     best_return: float
 
 
-def reaches(value: float, reference: float, target: float) -> bool:
-    """``value`` is at least ``target`` × ``reference`` (for a negative reference: within
-    ``1 - target`` of its magnitude)."""
-    return value >= reference - (1.0 - target) * abs(reference)
-
-
 def learner_module_state(algo: object) -> dict:
     """The full module's weights from the learner (decoders included), as the trainable
     hands them to its Evaluator."""
@@ -84,11 +78,8 @@ def ceilings(env_id: str, episodes: int, seed: int) -> dict[str, float]:
     # The scripted references play the env without the oracle's observation.
     env = make(env_id, **resolve_settings(env_id, "markov_ppo").env_kwargs)
     try:
-        references = {
-            name: reference.mean
-            for name, reference in scripted_references(env, episodes, seed).items()
-        }
-        beliefs = belief_references(env, episodes, seed)
+        references = scripted_returns(env, episodes, seed)
+        beliefs = belief_returns(env, episodes, seed)
     finally:
         env.close()
     references[BELIEF_CEILING] = beliefs.get("Bayes-optimal", beliefs["goal search"])

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
 from rllib_dynamite.checkpoint_integrity import COMPLETE_MARKER
@@ -37,14 +36,3 @@ def find_checkpoint(path: str | Path) -> Path:
             f"e.g. {max(p for p in checkpoints if p.parent == trials[0])}"
         )
     return checkpoints[-1]
-
-
-def trials_parser(doc: str) -> argparse.ArgumentParser:
-    """The arguments of a script that plays the final checkpoints of Tune trials:
-    results directories, ``--episodes`` and ``--seed``; ``doc`` is the script's
-    docstring, whose first paragraph describes it."""
-    parser = argparse.ArgumentParser(description=doc.split("\n\n")[0])
-    parser.add_argument("results", type=Path, nargs="+", help="Tune results directories")
-    parser.add_argument("--episodes", type=int, default=25, help="evaluation episodes")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the evaluation episodes")
-    return parser
