@@ -21,8 +21,8 @@ same goals, target velocities, session boundaries, k shifted by one), as did the
 EnvRunners of one trial: the "independent" seeds of a study drew nearly the same tasks
 in every batch (detrended per-iteration training returns of HalfCheetahVel trials of
 different seeds correlated +0.86, median over pairs; +0.02 after this fix;
-``scripts/seed_streams.py``, docs/results.md). Here each env's seed
-is drawn from ``numpy.random.SeedSequence([seed, worker index, evaluation])``: fixed by
+``rllib-dynamite diagnose seed-streams``, docs/errata.md). Here each env's seed is drawn
+from ``numpy.random.SeedSequence([seed, worker index, evaluation])``: fixed by
 the trial's seed, with no stream shared between runners or trials.
 """
 
