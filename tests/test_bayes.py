@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from rllib_dynamite.analysis.references import print_references
+from rllib_dynamite.analysis.references import belief_returns, print_references
 from rllib_dynamite.cli import main
 from rllib_dynamite.envs import make
 from rllib_dynamite.evaluation import bayes
@@ -95,14 +95,15 @@ def test_the_reference_line_names_scripted_and_belief_references(capsys):
     names = [part.rsplit(" ", 1)[0] for part in line.split(": ", 1)[1].split(" | ")]
     assert names == ["dynamite", "scripted random", "scripted memoryless", "scripted oracle",
                      "belief goal search", "belief Bayes-optimal"]  # fmt: skip
-    beliefs = bayes.belief_references(make(PAPER_GRID), episodes=5, seed=0)
+    beliefs = belief_returns(make(PAPER_GRID), episodes=5, seed=0)
     assert f"belief goal search {beliefs['goal search']:.2f}" in line
 
 
-def test_belief_references_name_the_exact_optimum_only_where_it_is_solved():
-    two_goal = bayes.belief_references(make(PAPER_GRID), episodes=5, seed=0)
-    assert set(two_goal) == {"goal search", "Bayes-optimal"}
+def test_belief_returns_name_the_exact_optimum_only_where_it_is_solved():
+    two_goal = belief_returns(make(PAPER_GRID), episodes=5, seed=0)
+    assert set(two_goal) == {"goal search", "goal search s.e.", "Bayes-optimal"}
     assert two_goal["Bayes-optimal"] == pytest.approx(31.24, abs=0.01)
-    assert set(bayes.belief_references(make("rllib_dynamite/GridNavi-v0"), 5)) == {"goal search"}
+    search_only = belief_returns(make("rllib_dynamite/GridNavi-v0"), 5)
+    assert set(search_only) == {"goal search", "goal search s.e."}
     with pytest.raises(ValueError):
-        bayes.belief_references(make("rllib_dynamite/Reacher-v0"), 1)
+        belief_returns(make("rllib_dynamite/Reacher-v0"), 1)

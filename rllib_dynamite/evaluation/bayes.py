@@ -292,21 +292,9 @@ def belief_rollout_returns(
     return returns
 
 
-def belief_references(env: gym.Env, episodes: int, seed: int = 0) -> dict[str, float]:
-    """What a belief can reach on a GridNavi, beside ``scripted_references``: the goal
-    search's mean return on the same seeded episodes and, on a two-goal gridworld, the
-    Bayes optimum's exact expected return. ``ValueError`` for any other env."""
-    search = belief_rollout_returns(env, GoalSearch(env), episodes, seed)
-    references = {"goal search": float(search.mean())}
-    if len(env.unwrapped.goal_cells) == 2:
-        references["Bayes-optimal"] = expected_return(env, solve(env))
-    return references
-
-
 __all__ = [
     "BayesFilter",
     "GoalSearch",
-    "belief_references",
     "belief_rollout_returns",
     "goal_transitions",
     "BayesPolicy",
