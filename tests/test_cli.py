@@ -332,3 +332,14 @@ def test_tune_runs_a_subset_of_a_grid_into_its_own_directory(tmp_path, capsys):
     assert "--grid p=[0.5] not among the grid's values [0.0, 0.005, 0.05, 0.2, 1.0]" in error
     assert main(["tune", str(yaml_file), "--grid", "lr=0.1", "--dry-run"]) == 2
     assert "--grid lr: the file grids over ['env_config.p']" in capsys.readouterr().err
+
+
+def test_tune_restricts_several_grids_at_once(tmp_path, capsys):
+    yaml_file = ROOT / "tune_configs" / "studies" / "gridnavi_consistency_dose.yaml"
+    args = ["tune", str(yaml_file), "--grid", "consistency_weight=0.05,0.005"]
+    args += ["--grid", "consistency_reduction=sum", "--dry-run", "--output", str(tmp_path)]
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert "6 trial(s)" in out  # 2 weights x 1 form x 3 seeds, not the last grid alone
+    name = "gridnavi_consistency_dose-consistency_weight-0.05-0.005-consistency_reduction-sum"
+    assert str(tmp_path / name) in out

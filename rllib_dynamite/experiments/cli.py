@@ -88,8 +88,10 @@ def add_experiment_commands(commands: Any) -> None:
     tune.add_argument(
         "--grid",
         metavar="KEY=V1[,V2...]",
+        action="append",
         help="run only these values of one of the file's grids, e.g. p=1.0 for "
-        "settings.env_config.p (results in OUTPUT/NAME[-...]-p-1.0)",
+        "settings.env_config.p (results in OUTPUT/NAME[-...]-p-1.0); repeat it for "
+        "several grids",
     )
     _add_ray_arguments(tune)
 
@@ -273,8 +275,8 @@ def run_tune(args: argparse.Namespace) -> int:
         experiment = dataclasses.replace(
             experiment, **{field: tuple(chosen)}, name=f"{experiment.name}-{suffix}"
         )
-    if args.grid is not None:
-        experiment = _restrict_grid(experiment, args.grid)
+    for choice in args.grid or ():
+        experiment = _restrict_grid(experiment, choice)
     print(
         f"{args.file}: {experiment.num_trials} trial(s) of {experiment.env} "
         f"({', '.join(experiment.presets)}; seeds {list(experiment.seeds)}), "
