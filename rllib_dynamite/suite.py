@@ -33,13 +33,9 @@ from rllib_dynamite.envs.dlcmdp import DLCMDPEnv
 ScriptedPolicy = Callable[[gym.Env, np.ndarray], Any]
 
 
-class SetPointTracker(DLCMDPEnv):
-    """A point ``x`` on [-2, 2] under first-order dynamics ``x' = x + gain · a``
-    (``a`` in [-1, 1]); reward ``-|x - m|`` for a hidden set-point ``m`` in [-1.5, 1.5].
-    At a session end ``m`` jumps to a fresh uniform draw. Observation: ``[x]``."""
-
-    RANGE = 1.5
-    GAIN = 0.25
+class SuiteTask(DLCMDPEnv):
+    """A suite task: the session arguments with the suite's defaults (sessions of 20
+    steps on average, episodes of 60), then :meth:`_build` sets the spaces and state."""
 
     def __init__(
         self,
@@ -49,11 +45,27 @@ class SetPointTracker(DLCMDPEnv):
         oracle: bool = False,
     ) -> None:
         super().__init__(p, H, latent_transition, oracle)
+        self._build()
+        self._finish_spaces()
+
+    def _build(self) -> None:
+        """Set ``observation_space``, ``action_space``, ``latent_space`` and the state."""
+        raise NotImplementedError
+
+
+class SetPointTracker(SuiteTask):
+    """A point ``x`` on [-2, 2] under first-order dynamics ``x' = x + gain · a``
+    (``a`` in [-1, 1]); reward ``-|x - m|`` for a hidden set-point ``m`` in [-1.5, 1.5].
+    At a session end ``m`` jumps to a fresh uniform draw. Observation: ``[x]``."""
+
+    RANGE = 1.5
+    GAIN = 0.25
+
+    def _build(self) -> None:
         self.observation_space = gym.spaces.Box(-2.0, 2.0, shape=(1,), dtype=np.float32)
         self.action_space = gym.spaces.Box(-1.0, 1.0, shape=(1,), dtype=np.float32)
         self.latent_space = gym.spaces.Box(-self.RANGE, self.RANGE, (1,), np.float32)
         self._x = 0.0
-        self._finish_spaces()
 
     def sample_latent(self, rng: np.random.Generator) -> np.ndarray:
         return np.array([rng.uniform(-self.RANGE, self.RANGE)], dtype=np.float32)
@@ -90,7 +102,7 @@ class SetPointTracker(DLCMDPEnv):
         }
 
 
-class MovingGoal2D(DLCMDPEnv):
+class MovingGoal2D(SuiteTask):
     """A point mass in [-1, 1]² moved by velocity actions ``pos' = pos + 0.1 · a``
     (``a`` in [-1, 1]²); reward ``-‖pos - goal‖``. The goal lies on a circle of radius
     0.8 at a hidden angle ``m``; at a session end the angle moves by a normal step of std
@@ -100,21 +112,13 @@ class MovingGoal2D(DLCMDPEnv):
     SPEED = 0.1
     ANGLE_STEP = np.pi / 2
 
-    def __init__(
-        self,
-        p: float = 0.05,
-        H: int = 60,
-        latent_transition: str = "structured",
-        oracle: bool = False,
-    ) -> None:
-        super().__init__(p, H, latent_transition, oracle)
+    def _build(self) -> None:
         self.observation_space = gym.spaces.Box(-1.0, 1.0, shape=(2,), dtype=np.float32)
         self.action_space = gym.spaces.Box(-1.0, 1.0, shape=(2,), dtype=np.float32)
         # The latent is the goal's position (cos, sin scaled), so that nearby goals are
         # nearby latents.
         self.latent_space = gym.spaces.Box(-self.RADIUS, self.RADIUS, (2,), np.float32)
         self._pos = np.zeros(2)
-        self._finish_spaces()
 
     def _goal(self, angle: float) -> np.ndarray:
         return (self.RADIUS * np.array([np.cos(angle), np.sin(angle)])).astype(np.float32)
@@ -155,7 +159,7 @@ class MovingGoal2D(DLCMDPEnv):
         }
 
 
-class DriftingBandit(DLCMDPEnv):
+class DriftingBandit(SuiteTask):
     """Four arms; the hidden best arm ``m`` pays 1, the others 0, plus Gaussian noise of
     std 0.1. At a session end the best arm moves to a neighbour (``m ± 1`` mod 4).
     Observation: the fraction of the episode gone, ``[t / H]``."""
@@ -163,19 +167,11 @@ class DriftingBandit(DLCMDPEnv):
     ARMS = 4
     NOISE = 0.1
 
-    def __init__(
-        self,
-        p: float = 0.05,
-        H: int = 60,
-        latent_transition: str = "structured",
-        oracle: bool = False,
-    ) -> None:
-        super().__init__(p, H, latent_transition, oracle)
+    def _build(self) -> None:
         self.observation_space = gym.spaces.Box(0.0, 1.0, shape=(1,), dtype=np.float32)
         self.action_space = gym.spaces.Discrete(self.ARMS)
         self.latent_space = gym.spaces.Box(0.0, self.ARMS - 1.0, (1,), np.float32)
         self._steps = 0
-        self._finish_spaces()
 
     def sample_latent(self, rng: np.random.Generator) -> np.ndarray:
         return np.array([rng.integers(self.ARMS)], dtype=np.float32)
