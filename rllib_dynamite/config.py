@@ -39,8 +39,9 @@ from rllib_dynamite.envs.resolve import (
 )
 from rllib_dynamite.fault_tolerance import FAULT_TOLERANCE, FaultToleranceCallbacks
 from rllib_dynamite.learner import DynamiteLearner
+from rllib_dynamite.memoryless_module import MemorylessPPOModule
 from rllib_dynamite.presets import MEMORYLESS_PRESETS, PRESET_SETTINGS, PRESETS, check_preset
-from rllib_dynamite.rl_module import DynamiteRLModule, MemorylessPPOModule
+from rllib_dynamite.rl_module import DynamiteRLModule
 from rllib_dynamite.settings import (
     SETTING_TYPES,
     ConfigError,
@@ -175,7 +176,7 @@ def mlp_model_config(settings: DynamiteSettings, **extra: Any) -> DefaultModelCo
 def memoryless_module_spec(settings: DynamiteSettings, action_space: gym.Space) -> RLModuleSpec:
     """The memoryless presets' module: :func:`mlp_model_config`'s MLPs; on a continuous
     action space a free log standard deviation starting at ``initial_action_std``, as
-    DynaMITE-RL's policy has (:class:`~rllib_dynamite.rl_module.MemorylessPPOModule`)."""
+    DynaMITE-RL's policy has (:class:`~rllib_dynamite.memoryless_module.MemorylessPPOModule`)."""
     continuous = isinstance(action_space, gym.spaces.Box)
     model = dataclasses.asdict(mlp_model_config(settings, free_log_std=continuous))
     return RLModuleSpec(

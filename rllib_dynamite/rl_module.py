@@ -17,7 +17,6 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 import torch
-from ray.rllib.algorithms.ppo.torch.default_ppo_torch_rl_module import DefaultPPOTorchRLModule
 from ray.rllib.core.columns import Columns
 from ray.rllib.core.distribution.torch.torch_distribution import (
     TorchCategorical,
@@ -360,53 +359,3 @@ class DynamiteRLModule(TorchRLModule, InferenceOnlyAPI, ValueFunctionAPI):
 
     def get_train_action_dist_cls(self) -> type:
         return self.get_inference_action_dist_cls()
-
-
-class MemorylessPPOModule(DefaultPPOTorchRLModule):
-    """RLlib's default PPO module (an MLP policy and a separate MLP critic), for the
-    memoryless presets. On a continuous action space its Gaussian has a free,
-    state-independent log standard deviation, as :class:`DynamiteRLModule`'s, starting
-    at ``log(model_config["initial_action_std"])``: every preset starts with the same
-    action noise.
-
-    With ``model_config["normalize_observations"]`` the policy and critic read the
-    observation through a running mean/std normaliser, updated from each training
-    minibatch after its forward pass (as ``DynamiteRLModule``'s ``s_t``)."""
-
-    def setup(self) -> None:
-        super().setup()
-        self.obs_normalizer = (
-            RunningNormalizer(int(np.prod(self.observation_space.shape)))
-            if self.model_config.get("normalize_observations")
-            else None
-        )
-        log_std = getattr(self.pi, "log_std", None)
-        if log_std is not None:
-            initial = self.model_config.get(
-                "initial_action_std", MODEL_DEFAULTS["initial_action_std"]
-            )
-            with torch.no_grad():
-                log_std.fill_(math.log(initial))
-
-    def _normalized(self, batch: dict[str, Any]) -> dict[str, Any]:
-        if self.obs_normalizer is None:
-            return batch
-        return {**batch, Columns.OBS: self.obs_normalizer(batch[Columns.OBS])}
-
-    def _forward(self, batch: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
-        return super()._forward(self._normalized(batch), **kwargs)
-
-    def _forward_train(self, batch: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
-        out = super()._forward_train(self._normalized(batch), **kwargs)
-        if self.obs_normalizer is not None:
-            mask = batch.get(Columns.LOSS_MASK)
-            obs = batch[Columns.OBS]
-            self.obs_normalizer.update(obs[mask.bool()] if mask is not None else obs)
-        return out
-
-    def compute_values(
-        self, batch: dict[str, Any], embeddings: torch.Tensor | None = None
-    ) -> torch.Tensor:
-        return super().compute_values(
-            batch if embeddings is not None else self._normalized(batch), embeddings
-        )
