@@ -240,16 +240,16 @@ class DynamiteRLModule(TorchRLModule, InferenceOnlyAPI, ValueFunctionAPI):
     def policy_belief_input(self, obs: torch.Tensor, belief: torch.Tensor) -> torch.Tensor:
         """What of the belief ``[μ, log σ²]`` [..., 2D] the policy reads, before the
         normaliser (``policy_belief``): both, ``μ``, one sample, or the true latent."""
-        mean, logvar = belief.chunk(2, dim=-1)
-        if self.policy_belief == "mean":
-            return mean
-        if self.policy_belief == "sample":
-            return mean + torch.randn_like(mean) * torch.exp(0.5 * logvar)
+        if self.policy_belief == "mean_logvar":  # the default: nothing to compute per step
+            return belief
         if self.policy_belief == "true_latent":
             latent = obs[..., self.obs_dim - self.true_latent_size : self.obs_dim]
             padding = belief.new_zeros((*belief.shape[:-1], belief.shape[-1] - latent.shape[-1]))
             return torch.cat([latent, padding], dim=-1)
-        return belief
+        mean, logvar = belief.chunk(2, dim=-1)
+        if self.policy_belief == "mean":
+            return mean
+        return mean + torch.randn_like(mean) * torch.exp(0.5 * logvar)
 
     def _rl_input(self, obs: torch.Tensor, context: torch.Tensor) -> torch.Tensor:
         """``[s_t, context]``: the normalised belief, or the GRU output for RL²."""
