@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 from pandas.api.types import is_numeric_dtype
 
-from rllib_dynamite.trials import SEED_KEY, STEPS, TRAINING_RETURN, Trial
+from rllib_dynamite.trials import SEED_KEY, STEPS, TIME_TOTAL, TRAINING_RETURN, Trial
 
 SUMMARY_SUFFIX = ".parquet"
 # A summary's iteration columns: the curves docs/results.md draws and the per-iteration
@@ -35,7 +35,7 @@ SUMMARY_SUFFIX = ".parquet"
 SUMMARY_COLUMNS = (
     STEPS,
     TRAINING_RETURN,
-    "time_total_s",
+    TIME_TOTAL,
     "learners/default_policy/entropy",
     "learners/default_policy/vae_kl_loss",
     "learners/default_policy/vae_consistency_loss",

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats
 
-from rllib_dynamite.trials import EVALUATION_RETURN, STEPS, TRAINING_RETURN, Trial
+from rllib_dynamite.trials import EVALUATION_RETURN, STEPS, TIME_TOTAL, TRAINING_RETURN, Trial
 
 CONFIDENCE = 0.95
 
@@ -103,6 +103,13 @@ def steps_to_reach(trial: Trial, threshold: float, at_steps: float | None = None
     curve, _ = trial.return_series(at_steps)
     reached = curve[curve["return"] >= threshold]
     return float(reached[STEPS].iloc[0]) if len(reached) else None
+
+
+def minutes_at(trial: Trial, steps: float) -> float | None:
+    """The trial's wall-clock minutes (Tune's ``time_total_s``, evaluations included)
+    when it had sampled ``steps`` env steps; ``None`` where it did not record them."""
+    rows = trial.series(TIME_TOTAL, steps)
+    return float(rows[TIME_TOTAL].iloc[-1]) / 60.0 if len(rows) else None
 
 
 # -- tables ----------------------------------------------------------------------------
@@ -217,10 +224,12 @@ def _threshold_table(
         "",
         f"Env steps to first reach a return of {threshold:g}{budget} (on the curve the "
         f"final return is read from); mean and {CONFIDENCE:.0%} t interval over the seeds "
-        "that reached it, the others counted as not reached.",
+        "that reached it, the others counted as not reached; minutes: the trials' "
+        "wall-clock time by then (Tune's time_total_s, evaluations included), mean over "
+        "the same seeds.",
         "",
-        f"| env | method | reached | env steps | {CONFIDENCE:.0%} CI |",
-        "| --- | --- | --- | --- | --- |",
+        f"| env | method | reached | env steps | {CONFIDENCE:.0%} CI | minutes |",
+        "| --- | --- | --- | --- | --- | --- |",
     ]
     for env, by_label in groups.items():
         for label, trials in by_label.items():
@@ -231,11 +240,17 @@ def _threshold_table(
                 f" ({missed} not reached)" if missed else ""
             )
             if not reached:
-                lines.append(f"| {_short(env)} | {label} | {counts} | not reached | – |")
+                lines.append(f"| {_short(env)} | {label} | {counts} | not reached | – | – |")
                 continue
             interval = mean_interval(reached)
             ci = "–" if np.isnan(interval.low) else f"[{interval.low:,.0f}, {interval.high:,.0f}]"
-            lines.append(f"| {_short(env)} | {label} | {counts} | {interval.mean:,.0f} | {ci} |")
+            minutes = [
+                minutes_at(t, s) for t, s in zip(trials, steps, strict=True) if s is not None
+            ]
+            clock = "–" if None in minutes else f"{np.mean([m or 0.0 for m in minutes]):.1f}"
+            lines.append(
+                f"| {_short(env)} | {label} | {counts} | {interval.mean:,.0f} | {ci} | {clock} |"
+            )
     return lines
 
 

@@ -26,6 +26,7 @@ from rllib_dynamite.settings import SETTING_TYPES, ConfigError, _closest
 STEPS = "num_env_steps_sampled_lifetime"
 TRAINING_RETURN = "env_runners/episode_return_mean"
 EVALUATION_RETURN = "evaluation/episode_return_mean"
+TIME_TOTAL = "time_total_s"  # Tune's wall-clock seconds of the trial
 # How long a trial ran and how often it was evaluated: not part of what a trial is, so
 # a longer rerun of the same configuration and seed replaces the shorter one.
 RUN_PLAN_KEYS = ("stop_timesteps", "evaluation_interval", "evaluation_episodes")

@@ -54,6 +54,7 @@ def write_trial():
             result = {
                 "training_iteration": iteration + 1,
                 "num_env_steps_sampled_lifetime": step,
+                "time_total_s": 60.0 * (iteration + 1),
                 "env_runners": {"episode_return_mean": episode_return},
                 "learners": {"default_policy": {"entropy": 1.0 / (iteration + 1)}},
                 "trial_id": directory.name,
