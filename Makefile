@@ -15,11 +15,11 @@ $(STAMP): requirements.txt pyproject.toml
 	$(BIN)/python -m pip install -q --no-deps -e .
 	touch $(STAMP)
 
-# The main job: DynaMITE-RL without its consistency term on the 21-goal GridNavi, where a
-# belief is worth most (the best memoryless policy gets -2.9), on an embedded local Ray;
+# The main job: DynaMITE-RL on the 21-goal GridNavi, where a belief is worth most (the
+# best memoryless policy gets -2.9), on an embedded local Ray;
 # it ends with its greedy evaluation beside scripted references on the same episodes.
 train: $(STAMP)
-	$(BIN)/rllib-dynamite train --env rllib_dynamite/GridNavi-v0 --preset no_consistency \
+	$(BIN)/rllib-dynamite train --env rllib_dynamite/GridNavi-v0 --preset dynamite \
 		--stop-timesteps 650000 --eval-interval 200 --eval-episodes 100 \
 		--output results/quickstart
 
