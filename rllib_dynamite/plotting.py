@@ -32,6 +32,7 @@ from rllib_dynamite.trials import (
     TRAINING_RETURN,
     Trial,
     describe,
+    exclude_trials,
     group_trials,
     merge_trials,
 )
@@ -50,6 +51,7 @@ def plot(
     threshold: float | None = None,
     reference: str = "dynamite",
     same: Iterable[str] = (),
+    exclude: Iterable[str] = (),
 ) -> tuple[Path, Path, str]:
     """Draw ``kind`` (curves, ablation or p-sweep) of the merged trials of
     ``results_dirs`` (results directories or study summaries) to ``out`` and write the
@@ -58,7 +60,9 @@ def plot(
     ``at_steps`` reads every trial at that env-step budget (trials that stopped short
     of it are left out); ``threshold`` adds env steps to first reach that return;
     ``reference`` is the preset the others are compared with; ``same`` names settings
-    whose values do not split a method's trials into groups (:func:`group_trials`). Returns
+    whose values do not split a method's trials into groups (:func:`group_trials`);
+    ``exclude`` (``SETTING=VALUE``) leaves out the trials that set a setting to a value
+    (:func:`exclude_trials`). Returns
     ``(figure path, table path, tables)``.
 
     Raises:
@@ -70,6 +74,10 @@ def plot(
     if at_steps is not None and at_steps <= 0:
         raise ValueError(f"--at-steps must be > 0, got {at_steps:g}")
     trials, notes = merge_trials(load_trials(results_dirs))
+    if exclude:
+        trials = exclude_trials(trials, exclude)
+        if not trials:
+            raise FileNotFoundError(f"no trials left after --exclude {' '.join(exclude)}")
     _check_metric(trials, metric)
     if at_steps is not None:
         short = [t for t in trials if t.last_step < at_steps]

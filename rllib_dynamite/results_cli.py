@@ -91,6 +91,15 @@ def add_results_commands(commands: Any) -> None:
         "defaults it ran under)",
     )
 
+    plot.add_argument(
+        "--exclude",
+        action="append",
+        default=[],
+        metavar="SETTING=VALUE",
+        help="leave out the trials that set SETTING to VALUE, e.g. consistency_weight=0.05 "
+        "(repeatable; trials that left it to its default stay)",
+    )
+
     summarize = commands.add_parser(
         "summarize",
         help="write the trials of results directories to one compact file `plot` reads",
@@ -164,6 +173,7 @@ def run_plot(args: argparse.Namespace) -> int:
         threshold=args.threshold,
         reference=args.reference,
         same=args.same,
+        exclude=args.exclude,
     )
     print(table)
     print(f"figure: {figure_path}\ntable:  {table_path}")

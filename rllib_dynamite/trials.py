@@ -145,13 +145,39 @@ def group_trials(
     return {env: _group_by_label(env_trials, ignored) for env, env_trials in by_env.items()}
 
 
-def _setting_name(key: str) -> str:
+def exclude_trials(trials: list[Trial], exclusions: Iterable[str]) -> list[Trial]:
+    """The trials that set none of ``exclusions`` (``SETTING=VALUE``, e.g.
+    ``consistency_weight=0.05``): a trial is left out where it set that setting to that
+    value; trials that left it to its default stay.
+
+    Raises:
+        ConfigError: an exclusion without ``=`` or naming an unknown setting.
+    """
+    rules = []
+    for exclusion in exclusions:
+        key, sep, value = exclusion.partition("=")
+        if not sep or not value:
+            raise ConfigError(f"--exclude takes SETTING=VALUE, got {exclusion!r}")
+        rules.append((f"settings/{_setting_name(key.strip(), '--exclude')}", value.strip()))
+    return [t for t in trials if not any(_matches(t.config.get(k), v) for k, v in rules)]
+
+
+def _matches(value: Any, text: str) -> bool:
+    if value is None:
+        return False
+    try:
+        return float(value) == float(text)
+    except (TypeError, ValueError):
+        return str(value) == text
+
+
+def _setting_name(key: str, option: str = "--same") -> str:
     """``key`` without a ``settings/`` prefix; ``ConfigError`` unless it names a
     DynamiteSettings field or an env argument (``env_config/<name>``)."""
     name = key.removeprefix("settings/")
     if not name.startswith("env_config/"):
         if name not in SETTING_TYPES:
-            raise ConfigError(f"--same: unknown setting {name!r}{_closest(name, SETTING_TYPES)}")
+            raise ConfigError(f"{option}: unknown setting {name!r}{_closest(name, SETTING_TYPES)}")
     return name
 
 

@@ -132,3 +132,25 @@ def test_summarize_without_trials_is_one_error_line(tmp_path, capsys):
     assert main(["summarize", str(tmp_path / "missing"), "--out", str(tmp_path / "x.parquet")]) == 2
     (line,) = capsys.readouterr().err.strip().splitlines()
     assert line.startswith("error: no such results directory or study summary")
+
+
+def test_plot_exclude_leaves_out_trials_that_set_a_value(tmp_path, write_trial, capsys):
+    """Two doses of one preset beside a preset that sets neither: `--exclude` drops one
+    dose and keeps the trials that left the setting to its default."""
+    for seed in (0, 1):
+        for weight, final in ((0.05, 1.0), (0.005, 9.0)):
+            write_trial(tmp_path / f"dynamite_{weight}_{seed}", preset="dynamite", seed=seed,
+                        steps=[100, 200], returns=[0.0, final],
+                        settings={"consistency_weight": weight})  # fmt: skip
+        write_trial(tmp_path / f"varibad_{seed}", preset="varibad", seed=seed, steps=[100, 200],
+                    returns=[0.0, 4.0])  # fmt: skip
+    figure = tmp_path / "out.png"
+    argv = ["plot", str(tmp_path), "--out", str(figure), "--exclude", "consistency_weight=0.05"]
+    assert main(argv) == 0
+    tables = figure.with_suffix(".md").read_text()
+    assert "| GridNavi-v0 | dynamite, consistency_weight=0.005 | 2 | 9.00 |" in tables
+    assert "| GridNavi-v0 | varibad, consistency_weight=default | 2 | 4.00 |" in tables
+    assert "consistency_weight=0.05 |" not in tables
+    capsys.readouterr()
+    assert main([*argv[:-1], "consistency_wieght=0.05"]) == 2
+    assert "--exclude: unknown setting 'consistency_wieght'" in capsys.readouterr().err
