@@ -60,13 +60,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         **CALIBRATE_COMMANDS,
     }[args.command]
     try:
-        return command(args)
+        status = command(args)
+        sys.stdout.flush()  # inside the try: a closed pipe shows here, not at exit
+        return status
     except (ConfigError, ValueError, FileNotFoundError) as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_ERROR
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # The reader of stdout left (`rllib-dynamite plot ... | head`): stop quietly, as
+        # a Unix filter does, and keep Python's exit-time flush from raising again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 128 + 13  # killed by SIGPIPE, as the shell reports it
 
 
 def _envs(args: argparse.Namespace) -> int:

@@ -3,6 +3,7 @@
 import contextlib
 import io
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -178,6 +179,22 @@ def test_console_script_error_has_no_traceback(tmp_path):
     assert "Traceback" not in run.stderr
     expected = f"error: no such experiment file: {tmp_path}/nope.yaml"
     assert run.stderr.strip().splitlines()[-1] == expected
+
+
+def test_output_into_a_closed_pipe_ends_quietly():
+    """`rllib-dynamite plot ... | head`: once the reader has left, the command stops
+    without a traceback, with the status of a process killed by SIGPIPE."""
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # the reader has gone before the first line
+    try:
+        run = subprocess.run(
+            [sys.executable, "-m", "rllib_dynamite", "envs"],
+            stdout=write_end, stderr=subprocess.PIPE, text=True, timeout=120,
+        )  # fmt: skip
+    finally:
+        os.close(write_end)
+    assert run.returncode == 141
+    assert run.stderr == ""
 
 
 NO_SUCH_ENV = "rllib_dynamite/GridNav-v0"
