@@ -357,6 +357,6 @@ def test_tune_restricts_several_grids_at_once(tmp_path, capsys):
     args += ["--grid", "consistency_reduction=sum", "--dry-run", "--output", str(tmp_path)]
     assert main(args) == 0
     out = capsys.readouterr().out
-    assert "6 trial(s)" in out  # 2 weights x 1 form x 3 seeds, not the last grid alone
+    assert "10 trial(s)" in out  # 2 weights x 1 form x 5 seeds, not the last grid alone
     name = "gridnavi_consistency_dose-consistency_weight-0.05-0.005-consistency_reduction-sum"
     assert str(tmp_path / name) in out
