@@ -87,7 +87,8 @@ class SetPointTracker(SuiteTask):
 
     def scripted_policies(self) -> dict[str, Any]:
         """Hold one point (the best of five) without the set-point; with it, a
-        proportional controller that reaches it in as few steps as the gain allows."""
+        proportional controller that reaches it in as few steps as the gain allows; with
+        only the rewards, :class:`ProbeAndTrack`."""
 
         def hold(point: float) -> ScriptedPolicy:
             return lambda env, obs: _towards(float(obs[0]), point, self.GAIN)
@@ -98,8 +99,39 @@ class SetPointTracker(SuiteTask):
         return {
             "memoryless": {f"hold x = {x:+.2f}": hold(x) for x in (-0.75, -0.25, 0.0, 0.25, 0.75)},
             "oracle": ("drive x to the true set-point (proportional)", oracle),
+            "belief": ("infer the set-point from the rewards, then track it", ProbeAndTrack()),
             "bound": False,
         }
+
+
+class ProbeAndTrack:
+    """:class:`SetPointTracker` without the set-point, from the rewards alone: a reward
+    ``-d`` at ``x`` leaves two candidates, ``x ± d``; the policy drives towards one, and
+    the next reward keeps the candidate it agrees with. A reward that agrees with
+    neither (the set-point jumped) starts again from the new pair. What a belief preset
+    could reach on the task by acting on its belief (a yardstick, not a bound: a
+    Bayes-optimal policy could probe more cleverly)."""
+
+    TOLERANCE = 1e-3
+
+    def __init__(self) -> None:
+        self.reset()
+
+    def reset(self) -> None:
+        self._candidates: list[float] = []
+
+    def observe(self, obs: np.ndarray, reward: float) -> None:
+        x, distance = float(obs[0]), -reward
+        new = [c for c in (x - distance, x + distance) if abs(c) <= SetPointTracker.RANGE + 1e-6]
+        kept = [c for c in new if any(abs(c - old) < self.TOLERANCE for old in self._candidates)]
+        self._candidates = kept or new
+
+    def __call__(self, env: gym.Env, obs: np.ndarray) -> np.ndarray:
+        x = float(obs[0])
+        if not self._candidates:  # nothing seen yet: any move tells something
+            return np.array([1.0], dtype=np.float32)
+        target = min(self._candidates, key=lambda c: (abs(c - x), c))
+        return _towards(x, target, SetPointTracker.GAIN)
 
 
 class MovingGoal2D(SuiteTask):

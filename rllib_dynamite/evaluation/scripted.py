@@ -7,7 +7,10 @@ over a gymnasium env; :func:`scripted_references` plays those an env has:
 - ``random``: uniform actions (every env below);
 - ``memoryless``: the best policy that sees only the current observation, chosen among a
   few candidates by its return on other episodes;
-- ``oracle``: a policy that reads the true latent, the upper bound of every preset.
+- ``oracle``: a policy that reads the true latent, the upper bound of every preset;
+- ``belief`` (where an env offers one): a policy that acts on what the rewards so far
+  revealed, without the latent: what a belief preset could reach by acting on its
+  belief (on the gridworlds, :mod:`rllib_dynamite.evaluation.bayes` plays that part).
 
 What each env has:
 
@@ -28,9 +31,12 @@ What each env has:
 
 Any other env (your own) may offer its own through a ``scripted_policies()`` method on
 the unwrapped env, returning ``{"memoryless": {description: policy, ...},
-"oracle": (description, policy), "bound": bool}`` (``oracle`` and ``bound`` optional;
-``bound``: the policies are the best of their class, so a trained preset is held to
-them; :mod:`rllib_dynamite.suite` has examples). An env with neither:
+"oracle": (description, policy), "belief": (description, policy), "bound": bool}``
+(``oracle``, ``belief`` and ``bound`` optional; ``bound``: the policies are the best of
+their class, so a trained preset is held to them; :mod:`rllib_dynamite.suite` has
+examples). A policy with state has a ``reset()`` method, called at each episode's
+start, and may have an ``observe(obs, reward)`` method, called after each step (a
+belief policy learns from the rewards there). An env with neither:
 :func:`scripted_references` raises :class:`NoScriptedReferences`, and
 :func:`random_reference` alone plays it.
 
@@ -255,8 +261,11 @@ def run_episodes(env: gym.Env, policy: ScriptedPolicy, episodes: int, seed: int)
         if hasattr(policy, "reset"):
             policy.reset()
         done = False
+        observe = getattr(policy, "observe", None)
         while not done:
             obs, reward, terminated, truncated, _ = env.step(policy(env, obs))
+            if observe is not None:
+                observe(obs, float(reward))
             returns[episode] += reward
             done = terminated or truncated
     return returns
@@ -292,11 +301,13 @@ def random_reference(env: gym.Env, episodes: int, seed: int = 0) -> Reference:
 
 @dataclass
 class _Candidates:
-    """An env's scripted policies: memoryless ones by description, the oracle or None."""
+    """An env's scripted policies: memoryless ones by description, the oracle and the
+    belief policy (each ``(description, policy)`` or None)."""
 
     memoryless: dict[str, ScriptedPolicy]
     oracle: tuple[str, ScriptedPolicy] | None
     bound: bool
+    belief: tuple[str, ScriptedPolicy] | None = None
 
 
 def _candidates(env: gym.Env) -> _Candidates:
@@ -348,12 +359,17 @@ def _hooked_candidates(task: gym.Env, policies: Any) -> _Candidates:
     oracle = policies.get("oracle")
     if callable(oracle):
         oracle = ("oracle (the env's own)", oracle)
-    return _Candidates(dict(memoryless), oracle, bool(policies.get("bound", False)))
+    belief = policies.get("belief")
+    if callable(belief):
+        belief = ("belief (the env's own)", belief)
+    bound = bool(policies.get("bound", False))
+    return _Candidates(dict(memoryless), oracle, bound, belief)
 
 
 def scripted_references(env: gym.Env, episodes: int, seed: int = 0) -> dict[str, Reference]:
-    """``random``, ``memoryless`` and, where the env has one, ``oracle`` references on
-    ``env`` (module docstring), each over the ``episodes`` episodes seeded by ``seed``.
+    """``random``, ``memoryless`` and, where the env has them, ``oracle`` and ``belief``
+    references on ``env`` (module docstring), each over the ``episodes`` episodes seeded
+    by ``seed``.
 
     The best memoryless candidate is chosen on other episodes (seeded ``seed + 1``): the
     best of several noisy means, measured on the episodes it was chosen on, overstates
@@ -390,5 +406,10 @@ def scripted_references(env: gym.Env, episodes: int, seed: int = 0) -> dict[str,
         description, policy = candidates.oracle
         references["oracle"] = Reference(
             "oracle", description, run_episodes(env, policy, episodes, seed), candidates.bound
+        )
+    if candidates.belief is not None:
+        description, policy = candidates.belief
+        references["belief"] = Reference(
+            "belief", description, run_episodes(env, policy, episodes, seed)
         )
     return references
