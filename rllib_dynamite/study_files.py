@@ -87,7 +87,10 @@ def load_trials(results_dirs: str | Path | Iterable[str | Path]) -> list[Trial]:
             seen.add(trial_dir)
             progress = pd.read_csv(progress_file)
             evaluations, episode_returns = _evaluations(trial_dir / "result.json")
-            trials.append(Trial(params.parent, config, progress, evaluations, episode_returns))
+            started = _iso_date(progress["date"].iloc[0]) if "date" in progress else None
+            trials.append(
+                Trial(params.parent, config, progress, evaluations, episode_returns, started)
+            )
     if not trials:
         names = ", ".join(str(d) for d in paths)
         raise FileNotFoundError(f"no trial results (params.json + progress.csv) under {names}")
@@ -210,6 +213,7 @@ def read_summary(path: Path) -> list[Trial]:
             progress,
             evaluations,
             [[float(r) for r in episode] for episode in returns],
+            rows["date"].iloc[0] or None,
         ))  # fmt: skip
     return trials
 

@@ -44,6 +44,7 @@ class Trial:
     progress: pd.DataFrame
     evaluations: pd.DataFrame
     evaluation_episode_returns: list[list[float]]
+    started: str | None = None  # ISO date of its first iteration, where known
 
     @property
     def env(self) -> str:
@@ -103,7 +104,9 @@ class Trial:
 
 
 def merge_trials(trials: list[Trial]) -> tuple[list[Trial], list[str]]:
-    """One trial per configuration and seed: of a pair, the one that ran more env steps.
+    """One trial per configuration and seed: of a pair, the one that ran more env steps;
+    of two as long, the one started later (a re-run supersedes, e.g. after a default
+    changed: a trial records the settings its file set, not the defaults it ran under).
 
     Returns the kept trials (in their order) and one note per dropped trial.
     """
@@ -112,7 +115,7 @@ def merge_trials(trials: list[Trial]) -> tuple[list[Trial], list[str]]:
         by_identity[_identity(trial)].append(trial)
     kept, notes = [], []
     for same in by_identity.values():
-        longest = max(same, key=lambda t: t.last_step)
+        longest = max(same, key=lambda t: (t.last_step, t.started or ""))
         kept.append(longest)
         for dropped in same:
             if dropped is not longest:

@@ -28,7 +28,8 @@ def ray_local():
 def write_trial():
     """Write one trial directory in the format Tune writes (params.json, progress.csv,
     result.json) and return it: ``write_trial(directory, preset=..., seed=...,
-    steps=[...], returns=[...], evaluations={iteration index: return})``."""
+    steps=[...], returns=[...], evaluations={iteration index: return}, date=Tune's
+    date string)``."""
     import json
 
     import pandas as pd
@@ -43,6 +44,7 @@ def write_trial():
         evaluations=None,
         env="rllib_dynamite/GridNavi-v0",
         settings=None,
+        date=None,
     ):
         directory.mkdir(parents=True)
         params = {"env": env, "preset": preset, "settings": {**(settings or {}), "seed": seed},
@@ -55,6 +57,7 @@ def write_trial():
                 "training_iteration": iteration + 1,
                 "num_env_steps_sampled_lifetime": step,
                 "time_total_s": 60.0 * (iteration + 1),
+                **({"date": date} if date else {}),
                 "env_runners": {"episode_return_mean": episode_return},
                 "learners": {"default_policy": {"entropy": 1.0 / (iteration + 1)}},
                 "trial_id": directory.name,

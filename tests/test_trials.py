@@ -53,6 +53,27 @@ def test_directories_merge_and_the_longer_run_of_a_seed_is_kept(tmp_path, write_
     assert f"dropped {first / 'dynamite_0'} (200)" in note
 
 
+@pytest.mark.parametrize("as_summaries", [False, True])
+def test_of_two_runs_as_long_the_later_is_kept(tmp_path, write_trial, as_summaries):
+    """A re-run of the same configuration and seed (after a default changed) supersedes
+    the earlier one whichever is named first, from directories or from summaries."""
+    from rllib_dynamite.study_files import write_summary
+
+    early, late = tmp_path / "early", tmp_path / "late"
+    write_trial(early / "dynamite_0", preset="dynamite", seed=0, steps=[100, 200],
+                returns=[1, 2], date="2026-12-06_08-00-00")  # fmt: skip
+    write_trial(late / "dynamite_0", preset="dynamite", seed=0, steps=[100, 200],
+                returns=[5, 6], date="2026-12-07_09-00-00")  # fmt: skip
+    sources = [early, late]
+    if as_summaries:
+        sources = [write_summary(load_trials(d), tmp_path / f"{d.name}.parquet") for d in sources]
+    for order in (sources, sources[::-1]):
+        (kept,), (note,) = merge_trials(load_trials(order))
+        assert kept.started == "2026-12-07T09:00:00"
+        assert kept.final("env_runners/episode_return_mean") == 6
+        assert "ran twice" in note
+
+
 def test_groups_tell_apart_settings_but_not_seeds_or_budgets(tmp_path, write_trial):
     for seed, p, steps in ((0, 0.1, [100]), (1, 0.1, [100, 200]), (0, 0.2, [100])):
         write_trial(tmp_path / f"t{seed}{p}", preset="dynamite", seed=seed, steps=steps,
