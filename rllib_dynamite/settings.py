@@ -52,7 +52,7 @@ class DynamiteSettings:
     # --- belief-model training (method.md §3)
     vae_lr: float = 1e-3  # belief-model learning rate
     kl_weight: float = 0.1  # β_KL
-    consistency_weight: float = 0.005  # λ_cons (method.md §3: chosen on the 21-goal GridNavi)
+    consistency_weight: float = 0.005  # λ_cons (method.md §9: chosen on the 21-goal GridNavi)
     consistency_pull_only: bool = False  # L_cons detaches δ_t: it never pushes b_t away
     consistency_kl: Literal["forward", "reverse"] = "forward"  # δ_t: KL(b_t‖b_e) or KL(b_e‖b_t)
     consistency_reduction: Literal["sum", "mean"] = "mean"  # hinges averaged per pair, or summed
