@@ -9,6 +9,11 @@ peak resident memory: of this process (the driver, which also holds the learner,
 trial's trainable does) and of its EnvRunner actor.
 
     .venv/bin/python benchmarks/throughput.py [--iterations 8] [--envs GridNavi,HalfCheetahVel]
+        [--methods ppo_mlp,dynamite,dynamite:vae_updates_per_iteration=1]
+
+A method is one of METHODS, and a belief preset may carry settings after colons
+(``dynamite:vae_updates_per_iteration=1``), values read as YAML, to time a setting
+against the preset's defaults in the same process.
 
 Run it alone: on 2 cores anything beside it distorts the ratios.
 """
@@ -24,12 +29,14 @@ from pathlib import Path
 
 import numpy as np
 import ray
+import yaml
 from ray.rllib.algorithms.ppo import PPOConfig
 
 import rllib_dynamite  # noqa: F401
 from rllib_dynamite.config import horizon, make_config, mlp_model_config, resolve_settings
 
 METHODS = ("ppo_mlp", "ppo_lstm", "dynamite", "varibad", "rl2")
+BELIEF_METHODS = ("dynamite", "varibad", "rl2")
 STATUS = Path("/proc/self/status")
 
 
@@ -55,11 +62,28 @@ def reset_peak_rss() -> bool:
     return True
 
 
+def parse_method(method: str) -> tuple[str, dict[str, object]]:
+    """``dynamite:vae_updates_per_iteration=1`` -> ``("dynamite", {...: 1})``."""
+    name, *pairs = method.split(":")
+    if name not in METHODS:
+        raise SystemExit(f"error: unknown method {name!r}; methods: {list(METHODS)}")
+    if pairs and name not in BELIEF_METHODS:
+        raise SystemExit(f"error: settings go with a belief preset {BELIEF_METHODS}, not {name}")
+    settings = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep:
+            raise SystemExit(f"error: {method!r}: a setting is KEY=VALUE, got {pair!r}")
+        settings[key] = yaml.safe_load(value)
+    return name, settings
+
+
 def build(env: str, method: str, seed: int) -> object:
     """An algorithm for ``method``; the RLlib baselines share DynaMITE's batch settings."""
     common = dict(num_env_runners=1, num_envs_per_env_runner=16, seed=seed)
-    if method in ("dynamite", "varibad", "rl2"):
-        return make_config(env, method, **common).build_algo()
+    method, settings = parse_method(method)
+    if method in BELIEF_METHODS:
+        return make_config(env, method, **common, **settings).build_algo()
     reference = make_config(env, "markov_ppo", **common)
     settings = resolve_settings(env, "markov_ppo", **common)
     H = horizon(env, settings)
@@ -132,16 +156,20 @@ def main() -> None:
         print("note: the driver's peak memory is its lifetime peak (no /proc/self/clear_refs)")
     for name in args.envs.split(","):
         env = f"rllib_dynamite/{name}-v0"
-        results = {m: measure(env, m, args.iterations) for m in args.methods.split(",")}
+        methods = args.methods.split(",")
+        for method in methods:
+            parse_method(method)  # refuse a bad name before anything runs
+        results = {m: measure(env, m, args.iterations) for m in methods}
         baseline = results.get("ppo_mlp", {}).get("steps_per_s", np.nan)
+        width = max(10, *map(len, methods))
         print(f"\n{env}")
         print(
-            f"{'method':<10} {'steps/s':>9} {'vs MLP':>7} {'sampling':>9} {'learning':>9} "
+            f"{'method':<{width}} {'steps/s':>9} {'vs MLP':>7} {'sampling':>9} {'learning':>9} "
             f"{'µs/step sampled':>16} {'driver MiB':>11} {'EnvRunner MiB':>14}"
         )
         for method, r in results.items():
             print(
-                f"{method:<10} {r['steps_per_s']:>9.0f} {r['steps_per_s'] / baseline:>6.2f}x "
+                f"{method:<{width}} {r['steps_per_s']:>9.0f} {r['steps_per_s'] / baseline:>6.2f}x "
                 f"{r['sample_share']:>8.0%} {r['learn_share']:>9.0%} "
                 f"{r['sample_us_per_step']:>16.1f} {r['driver_mib']:>11.0f} "
                 f"{r['env_runner_mib']:>14.0f}"
