@@ -247,7 +247,8 @@ def _threshold_table(
             minutes = [
                 minutes_at(t, s) for t, s in zip(trials, steps, strict=True) if s is not None
             ]
-            clock = "–" if None in minutes else f"{np.mean([m or 0.0 for m in minutes]):.1f}"
+            known = [m for m in minutes if m is not None]
+            clock = f"{np.mean(known):.1f}" if len(known) == len(minutes) else "–"
             lines.append(
                 f"| {_short(env)} | {label} | {counts} | {interval.mean:,.0f} | {ci} | {clock} |"
             )
