@@ -184,6 +184,7 @@ def memoryless_module_spec(settings: DynamiteSettings, action_space: gym.Space) 
         model_config={
             **model,
             "initial_action_std": settings.initial_action_std,
+            "policy_output_gain": settings.policy_output_gain,
             "normalize_observations": settings.normalize_observations,
         },
     )
@@ -212,7 +213,7 @@ def _module_model_config(settings: DynamiteSettings, max_seq_len: int) -> dict[s
         "latent_dim", "policy_hiddens", "value_hiddens", "activation", "policy_input",
         "detach_belief", "termination_head", "reward_decoder_hiddens", "reward_decoder_grid",
         "state_decoder", "state_decoder_hiddens", "prior_hiddens", "belief_norm_window",
-        "policy_belief", "initial_action_std",
+        "policy_belief", "initial_action_std", "policy_output_gain",
         "belief_reward_clip", "belief_reward_scale", "normalize_observations",
     )  # fmt: skip
     return {**{k: getattr(settings, k) for k in keys}, "max_seq_len": max_seq_len}

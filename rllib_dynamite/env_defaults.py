@@ -106,4 +106,7 @@ def space_defaults(facts: EnvFacts) -> dict[str, Any]:
         reward_loss="mse",
         vae_subsample_beliefs=subsample,
         vae_subsample_transitions=subsample,
+        # CleanRL's and Stable-Baselines3's policy output layer: the first policy acts
+        # the same whatever its belief input says (docs/results.md, "Beliefs that act").
+        policy_output_gain=0.01,
     )

@@ -12,7 +12,7 @@ import torch
 from ray.rllib.algorithms.ppo.torch.default_ppo_torch_rl_module import DefaultPPOTorchRLModule
 from ray.rllib.core.columns import Columns
 
-from rllib_dynamite.models.mlp import RunningNormalizer
+from rllib_dynamite.models.mlp import RunningNormalizer, init_output_layer
 from rllib_dynamite.rl_module import MODEL_DEFAULTS
 
 
@@ -21,7 +21,8 @@ class MemorylessPPOModule(DefaultPPOTorchRLModule):
     memoryless presets. On a continuous action space its Gaussian has a free,
     state-independent log standard deviation, as :class:`DynamiteRLModule`'s, starting
     at ``log(model_config["initial_action_std"])``: every preset starts with the same
-    action noise.
+    action noise, and its last layer is initialised as DynamiteRLModule's
+    (``policy_output_gain``).
 
     With ``model_config["normalize_observations"]`` the policy and critic read the
     observation through a running mean/std normaliser, updated from each training
@@ -41,6 +42,12 @@ class MemorylessPPOModule(DefaultPPOTorchRLModule):
             )
             with torch.no_grad():
                 log_std.fill_(math.log(initial))
+        # The policy head's last linear layer outputs the action distribution's inputs.
+        output_layer = [m for m in self.pi.modules() if isinstance(m, torch.nn.Linear)][-1]
+        init_output_layer(
+            output_layer,
+            self.model_config.get("policy_output_gain", MODEL_DEFAULTS["policy_output_gain"]),
+        )
 
     def _normalized(self, batch: dict[str, Any]) -> dict[str, Any]:
         if self.obs_normalizer is None:

@@ -30,7 +30,7 @@ from rllib_dynamite.connectors import BELIEF, feature_dim
 from rllib_dynamite.models import BeliefEncoder, LatentDynamicsPrior, PairwiseDecoder, mlp
 from rllib_dynamite.models.decoder import GridRewardDecoder
 from rllib_dynamite.models.encoder import EncoderOutput
-from rllib_dynamite.models.mlp import RunningNormalizer, output_dim
+from rllib_dynamite.models.mlp import RunningNormalizer, init_output_layer, output_dim
 
 # Output columns beside RLlib's own.
 BELIEF_MEAN = "belief_mean"
@@ -62,6 +62,7 @@ MODEL_DEFAULTS: dict[str, Any] = {
     "belief_reward_scale": 1.0,
     "normalize_observations": False,
     "initial_action_std": 1.0,
+    "policy_output_gain": 0.0,
     "max_seq_len": 201,
 }
 POLICY_INPUTS = ("belief", "hidden")
@@ -139,6 +140,7 @@ class DynamiteRLModule(TorchRLModule, InferenceOnlyAPI, ValueFunctionAPI):
         self.pi = mlp(rl_input_dim, cfg["policy_hiddens"], activation=activation)
         pi_out = output_dim(rl_input_dim, cfg["policy_hiddens"])
         self.pi_head = nn.Linear(pi_out, self.action_dim)
+        init_output_layer(self.pi_head, cfg["policy_output_gain"])
         if not self.discrete:
             # State-independent log standard deviation, as in VariBAD's Gaussian policy.
             initial = math.log(cfg["initial_action_std"])

@@ -82,6 +82,7 @@ class DynamiteSettings:
     num_minibatches: int = 8  # PPO minibatches per epoch
     grad_clip: float = 0.5  # global-norm clip of policy gradients (0: off)
     initial_action_std: float = 1.0  # a continuous policy's initial action std (all presets)
+    policy_output_gain: float = 0.0  # orthogonal init gain of the policy's last layer (0: torch's)
     # --- sampling and resources
     num_env_runners: int = 1  # EnvRunner actors (0: sample in the driver)
     num_envs_per_env_runner: int = 16  # vectorised envs per EnvRunner
@@ -159,6 +160,7 @@ def check_values(settings: DynamiteSettings) -> None:
         "num_env_runners", "episodes_per_iteration", "entropy_coeff", "grad_clip",
         "vae_grad_clip", "state_embed_dim", "action_embed_dim", "reward_embed_dim",
         "belief_norm_window", "belief_warmup_steps", "belief_freeze_steps", "belief_reward_clip",
+        "policy_output_gain",
     )  # fmt: skip
     for name in non_negative:
         if not getattr(settings, name) >= 0:

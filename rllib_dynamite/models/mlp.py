@@ -28,6 +28,14 @@ def mlp(
     return nn.Sequential(*layers)
 
 
+def init_output_layer(layer: nn.Linear, gain: float) -> None:
+    """Orthogonal weights of norm ``gain`` and zero bias (CleanRL's and Stable-Baselines3's
+    policy output: gain 0.01); ``gain`` 0 keeps PyTorch's default initialisation."""
+    if gain > 0:
+        nn.init.orthogonal_(layer.weight, gain)
+        nn.init.zeros_(layer.bias)
+
+
 def output_dim(input_dim: int, hiddens: Sequence[int]) -> int:
     """Width of what ``mlp(input_dim, hiddens)`` returns (no output layer)."""
     return hiddens[-1] if hiddens else input_dim
