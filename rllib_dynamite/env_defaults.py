@@ -109,4 +109,9 @@ def space_defaults(facts: EnvFacts) -> dict[str, Any]:
         # CleanRL's and Stable-Baselines3's policy output layer: the first policy acts
         # the same whatever its belief input says (docs/results.md, "Beliefs that act").
         policy_output_gain=0.01,
+        # Measured on the set-point tracker: at 1 belief-model update per iteration the
+        # belief never learns which side the set-point is on, nor the termination head
+        # a switch, within 300k env steps (docs/method.md §9, "Generic defaults").
+        vae_updates_per_iteration=4,
+        termination_weight=10.0,
     )
