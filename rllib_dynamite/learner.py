@@ -17,13 +17,16 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
+from ray.rllib.algorithms.ppo.ppo import LEARNER_RESULTS_VF_EXPLAINED_VAR_KEY
 from ray.rllib.algorithms.ppo.torch.ppo_torch_learner import PPOTorchLearner
 from ray.rllib.connectors.learner import (
     AddOneTsToEpisodesAndTruncate,
     GeneralAdvantageEstimation,
 )
 from ray.rllib.core.columns import Columns
+from ray.rllib.evaluation.postprocessing import Postprocessing
 from ray.rllib.utils.metrics import NUM_ENV_STEPS_SAMPLED_LIFETIME
+from ray.rllib.utils.torch_utils import explained_variance
 from ray.rllib.utils.typing import ModuleID, ParamDict
 
 from rllib_dynamite import losses
@@ -135,9 +138,23 @@ class DynamiteLearner(PPOTorchLearner):
             belief = torch.cat([fwd_out[BELIEF_MEAN], fwd_out[BELIEF_LOGVAR]], dim=-1)
             policy_belief = module.policy_belief_input(batch[Columns.OBS], belief)
             module.belief_normalizer.update(policy_belief[mask].detach())
-        return super().compute_loss_for_module(
+        loss = super().compute_loss_for_module(
             module_id=module_id, config=config, batch=batch, fwd_out=fwd_out
         )
+        targets = batch[Postprocessing.VALUE_TARGETS]
+        if targets.dim() > 1:
+            # RLlib's explained variance takes variances over dim 0 and reports column 0:
+            # on this module's batches (one episode per row) that is each episode's first
+            # step alone, where the critic knows nothing yet. Log it over every valid step.
+            mask = batch[Columns.LOSS_MASK].bool()
+            with torch.no_grad():
+                values = module.compute_values(batch)
+            self.metrics.log_value(
+                (module_id, LEARNER_RESULTS_VF_EXPLAINED_VAR_KEY),
+                explained_variance(targets[mask], values[mask]),
+                window=1,
+            )
+        return loss
 
     # -- the episode buffer ------------------------------------------------------------
     def _make_batch_if_necessary(self, training_data: Any) -> Any:

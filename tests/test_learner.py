@@ -80,6 +80,30 @@ def test_learner_reproduces_the_env_runners_log_probabilities(ray_local, preset)
         algo.stop()
 
 
+def test_vf_explained_var_counts_every_valid_step(grid_algo):
+    """RLlib's metric reads only the first column of a [B, T] batch; the learner logs the
+    explained variance over every valid step of every episode."""
+    from ray.rllib.evaluation.postprocessing import Postprocessing
+    from ray.rllib.utils.torch_utils import explained_variance
+
+    learner, batch = _train_batch(grid_algo)
+    module = learner.module["default_policy"].unwrapped()
+    with torch.no_grad():
+        fwd_out = module.forward_train(batch)
+        learner.compute_loss_for_module(
+            module_id="default_policy", config=learner.config, batch=batch, fwd_out=fwd_out
+        )
+        values = module.compute_values(batch)
+    mask = batch[Columns.LOSS_MASK].bool()
+    targets = batch[Postprocessing.VALUE_TARGETS]
+    assert targets.dim() == 2 and mask[:, 1:].any()
+    expected = explained_variance(targets[mask], values[mask]).item()
+    logged = learner.metrics.peek(("default_policy", "vf_explained_var"))
+    assert logged == pytest.approx(expected, abs=1e-6)
+    first_step_only = explained_variance(targets, values).item()
+    assert first_step_only != pytest.approx(expected, abs=1e-3)
+
+
 def test_vae_loss_terms_and_switches(grid_algo):
     learner, batch = _train_batch(grid_algo)
     module = learner.module["default_policy"].unwrapped()

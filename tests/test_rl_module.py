@@ -191,6 +191,37 @@ def test_initial_action_std_is_the_same_for_every_preset():
     assert discrete.model_config["free_log_std"] is False
 
 
+@pytest.mark.parametrize("kind", list(SPACES))
+def test_policy_output_gain_starts_every_preset_near_input_independent_actions(kind):
+    """At gain 0.01 the first policy's action inputs hardly move with its input (the
+    belief code changes under a policy that would otherwise follow it); gain 0 keeps
+    torch's initialisation."""
+    from rllib_dynamite.config import DynamiteSettings, memoryless_module_spec
+
+    obs_dim, action_space = SPACES[kind]
+    action_dim = action_space.n if kind == "discrete" else action_space.shape[0]
+    for gain in (0.0, 0.01):
+        torch.manual_seed(0)
+        dynamite = _module(obs_dim, action_space, policy_output_gain=gain)
+        spec = memoryless_module_spec(DynamiteSettings(policy_output_gain=gain), action_space)
+        spec.observation_space = gym.spaces.Box(-1.0, 1.0, (obs_dim,), np.float32)
+        spec.action_space = action_space
+        memoryless = spec.build()
+        inputs = memoryless.forward_inference({Columns.OBS: torch.randn(64, obs_dim) * 3})
+        spread = inputs[Columns.ACTION_DIST_INPUTS][:, :action_dim].std(0).max().item()
+        head = [m for m in memoryless.pi.modules() if isinstance(m, torch.nn.Linear)][-1]
+        if gain:
+            # orthogonal rows of norm 0.01, zero bias, in both modules
+            for layer in (dynamite.pi_head, head):
+                norms = layer.weight.detach().norm(dim=1)
+                np.testing.assert_allclose(norms.numpy(), 0.01, rtol=1e-4)
+                assert not layer.bias.detach().any()
+            assert spread < 0.02
+        else:
+            assert dynamite.pi_head.weight.detach().norm(dim=1).min() > 0.1
+            assert spread > 0.05
+
+
 def test_belief_reward_clip_and_scale_reach_the_encoder_and_the_decoder_target():
     from rllib_dynamite.config import DynamiteSettings, _module_model_config
     from rllib_dynamite.learner import transition_nll
