@@ -146,6 +146,28 @@ def test_no_references_for_an_env_without_them(monkeypatch: pytest.MonkeyPatch):
     assert random.name == "random" and random.returns.shape == (2,)
 
 
+@pytest.mark.parametrize("key", ["oracle", "belief"])
+def test_a_malformed_oracle_or_belief_entry_is_one_clear_error(key):
+    from rllib_dynamite.suite import SetPointTracker
+
+    class Malformed(SetPointTracker):
+        def scripted_policies(self):
+            return {**super().scripted_policies(), key: ("a description", "not a policy")}
+
+    with pytest.raises(NoScriptedReferences, match=rf"\['{key}'\] must be a policy or a"):
+        scripted_references(Malformed(), episodes=1)
+    # A bare policy is taken with a description.
+    bare = {**SetPointTracker().scripted_policies()}
+    bare[key] = bare[key][1]
+
+    class Bare(SetPointTracker):
+        def scripted_policies(self):
+            return bare
+
+    references = scripted_references(Bare(), episodes=1)
+    assert references[key].description == f"{key} (the env's own)"
+
+
 def test_evaluator_and_scripted_episodes_meet_the_same_goals(ray_local):
     """Trained presets are evaluated on the scripted references' episodes (paired)."""
     config = make_config(PAPER_GRID, "markov_ppo", num_env_runners=0, seed=0)

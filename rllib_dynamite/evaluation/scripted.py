@@ -356,14 +356,25 @@ def _hooked_candidates(task: gym.Env, policies: Any) -> _Candidates:
     memoryless = policies["memoryless"]
     if callable(memoryless):
         memoryless = {"memoryless (the env's own)": memoryless}
-    oracle = policies.get("oracle")
-    if callable(oracle):
-        oracle = ("oracle (the env's own)", oracle)
-    belief = policies.get("belief")
-    if callable(belief):
-        belief = ("belief (the env's own)", belief)
+    oracle = _described(name, "oracle", policies.get("oracle"))
+    belief = _described(name, "belief", policies.get("belief"))
     bound = bool(policies.get("bound", False))
     return _Candidates(dict(memoryless), oracle, bound, belief)
+
+
+def _described(name: str, key: str, entry: Any) -> tuple[str, Any] | None:
+    """A ``scripted_policies()`` entry as ``(description, policy)``: a bare policy gets
+    a description; anything but a callable or such a pair is refused in one line."""
+    if entry is None:
+        return None
+    if callable(entry):
+        return (f"{key} (the env's own)", entry)
+    if isinstance(entry, (tuple, list)) and len(entry) == 2 and callable(entry[1]):
+        return (str(entry[0]), entry[1])
+    raise NoScriptedReferences(
+        f"{name}.scripted_policies()[{key!r}] must be a policy or a (description, policy) "
+        f"pair, got {entry!r}"
+    )
 
 
 def scripted_references(env: gym.Env, episodes: int, seed: int = 0) -> dict[str, Reference]:
