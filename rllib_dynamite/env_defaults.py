@@ -106,8 +106,8 @@ def space_defaults(facts: EnvFacts) -> dict[str, Any]:
         reward_loss="mse",
         vae_subsample_beliefs=subsample,
         vae_subsample_transitions=subsample,
-        # CleanRL's and Stable-Baselines3's policy output layer: the first policy acts
-        # the same whatever its belief input says (docs/results.md, "Beliefs that act").
+        # CleanRL's and Stable-Baselines3's policy output layer: the first policy's actions
+        # barely depend on its belief input (docs/results.md, "Beliefs that act").
         policy_output_gain=0.01,
         # Measured on the set-point tracker: at 1 belief-model update per iteration the
         # belief never learns which side the set-point is on, nor the termination head

@@ -145,10 +145,11 @@ class DynamiteLearner(PPOTorchLearner):
         if targets.dim() > 1:
             # RLlib's explained variance takes variances over dim 0 and reports column 0:
             # on this module's batches (one episode per row) that is each episode's first
-            # step alone, where the critic knows nothing yet. Log it over every valid step.
+            # step alone, where the critic knows nothing yet. Log it over every valid step,
+            # from the critic's input of this forward pass (the critic alone, as PPO's).
             mask = batch[Columns.LOSS_MASK].bool()
             with torch.no_grad():
-                values = module.compute_values(batch)
+                values = module.compute_values(batch, embeddings=fwd_out[Columns.EMBEDDINGS])
             self.metrics.log_value(
                 (module_id, LEARNER_RESULTS_VF_EXPLAINED_VAR_KEY),
                 explained_variance(targets[mask], values[mask]),

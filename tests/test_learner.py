@@ -93,7 +93,7 @@ def test_vf_explained_var_counts_every_valid_step(grid_algo):
         learner.compute_loss_for_module(
             module_id="default_policy", config=learner.config, batch=batch, fwd_out=fwd_out
         )
-        values = module.compute_values(batch)
+        values = module.compute_values(batch, embeddings=fwd_out[Columns.EMBEDDINGS])
     mask = batch[Columns.LOSS_MASK].bool()
     targets = batch[Postprocessing.VALUE_TARGETS]
     assert targets.dim() == 2 and mask[:, 1:].any()
